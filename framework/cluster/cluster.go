@@ -1,0 +1,90 @@
+// Package cluster is the contract every provider (local processes, kind)
+// implements, so that upgrade strategies, checks and reports are written once.
+// A Member is one control-plane etcd member; the operations mirror what
+// kubeadm and Cluster API do to it.
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"etcd-upgrade-e2e/framework/etcdbin"
+)
+
+// Member is one control-plane etcd member.
+type Member interface {
+	// Name is the etcd member name (kubeadm uses the node name).
+	Name() string
+	// Version is the etcd version the member runs now.
+	Version() etcdbin.Version
+	// Endpoint is a client URL reachable from the test process.
+	Endpoint() string
+}
+
+// Cluster is a control plane under test.
+type Cluster interface {
+	// Provider names the implementation: "process" or "kind".
+	Provider() string
+	// Members are the members the harness created and has not removed, in the
+	// order they joined.
+	Members() []Member
+	// Init creates the first control-plane member (kubeadm init).
+	Init(ctx context.Context, v etcdbin.Version) (Member, error)
+	// Join adds a control-plane member the way `kubeadm join --control-plane`
+	// does with EtcdLearnerMode: add it as a learner, start it, wait until it
+	// has caught up, promote it.
+	Join(ctx context.Context, v etcdbin.Version) (Member, error)
+	// Remove takes m out of etcd membership and deletes it (kubeadm reset and
+	// machine deletion).
+	Remove(ctx context.Context, m Member) error
+	// Upgrade restarts m at version v on its own data dir, as kubeadm does by
+	// rewriting the etcd static pod manifest, and waits until it serves.
+	Upgrade(ctx context.Context, m Member, v etcdbin.Version) error
+	// Stop stops m gracefully; Kill sends SIGKILL; Start starts it again on
+	// the same data dir at its current version and waits until it serves.
+	Stop(ctx context.Context, m Member) error
+	Kill(ctx context.Context, m Member) error
+	Start(ctx context.Context, m Member) error
+	// Client returns a client bound to m's endpoint alone. The caller closes it.
+	Client(ctx context.Context, m Member) (*clientv3.Client, error)
+	// CopyDataDir copies m's data dir into dst with m stopped, then starts m
+	// again, so that offline checks read a consistent copy.
+	CopyDataDir(ctx context.Context, m Member, dst string) error
+	// Logs returns m's own log (the current run of the member first restarted
+	// last), for evidence.
+	Logs(ctx context.Context, m Member) (string, error)
+	// ArtifactsDir is where this cluster writes its files.
+	ArtifactsDir() string
+	// Close tears the cluster down; with keep, data and logs stay.
+	Close(ctx context.Context) error
+}
+
+// MemberError says that an operation on one member failed, with the member's
+// own error line as evidence (for example "membership: too many learner
+// members in cluster").
+type MemberError struct {
+	Member   string
+	Op       string // "start", "upgrade", "join", "promote", "remove", ...
+	LogLine  string // the member's own fatal/error line, when there is one
+	Err      error
+}
+
+func (e *MemberError) Error() string {
+	s := fmt.Sprintf("%s %s: %v", e.Op, e.Member, e.Err)
+	if e.LogLine != "" {
+		s += "; member log: " + e.LogLine
+	}
+	return s
+}
+
+func (e *MemberError) Unwrap() error { return e.Err }
+
+// AsMemberError finds a MemberError in err's chain.
+func AsMemberError(err error) (*MemberError, bool) {
+	var me *MemberError
+	ok := errors.As(err, &me)
+	return me, ok
+}

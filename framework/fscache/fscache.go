@@ -1,0 +1,86 @@
+// Package fscache holds the two rules every on-disk cache of the harness
+// follows: one builder per entry at a time (an flock that also works across
+// processes, e.g. ginkgo -p or two terminals), and atomic installs (an entry is
+// built in a temporary directory next to its final place and renamed into it,
+// so a killed build never leaves a half-written entry behind).
+package fscache
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Lock takes an exclusive flock on path (created if needed), waiting until ctx
+// is done. The returned function releases it. The kernel drops the lock when
+// the process dies, so a killed builder never blocks the next one.
+func Lock(ctx context.Context, path string) (func(), error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("creating lock dir: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("opening lock file: %w", err)
+	}
+	for {
+		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		if err == nil {
+			return func() {
+				_ = unix.Flock(int(f.Fd()), unix.LOCK_UN)
+				_ = f.Close()
+			}, nil
+		}
+		if !errors.Is(err, unix.EWOULDBLOCK) {
+			_ = f.Close()
+			return nil, fmt.Errorf("locking %s: %w", path, err)
+		}
+		select {
+		case <-ctx.Done():
+			_ = f.Close()
+			return nil, fmt.Errorf("waiting for lock %s: %w", path, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// Install makes dir exist with the content that build writes. build receives a
+// fresh temporary directory on the same file system; when it succeeds the
+// directory is renamed to dir in one step. If dir already exists Install does
+// nothing: callers check validity themselves and remove stale entries first.
+// Callers hold the entry's Lock.
+func Install(dir string, build func(tmp string) error) error {
+	if _, err := os.Stat(dir); err == nil {
+		return nil
+	}
+	parent := filepath.Dir(dir)
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return fmt.Errorf("creating cache dir: %w", err)
+	}
+	tmp, err := os.MkdirTemp(parent, ".tmp-"+filepath.Base(dir)+"-")
+	if err != nil {
+		return fmt.Errorf("creating temporary dir: %w", err)
+	}
+	defer os.RemoveAll(tmp) // no-op after a successful rename
+	if err := build(tmp); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		return fmt.Errorf("installing %s: %w", dir, err)
+	}
+	return nil
+}
+
+// RemoveStaleTemps deletes temporary directories that killed builders left in
+// parent. Only call it while holding the lock of every entry in parent, or
+// with a pattern narrow enough to match one entry.
+func RemoveStaleTemps(parent, entry string) {
+	matches, _ := filepath.Glob(filepath.Join(parent, ".tmp-"+entry+"-*"))
+	for _, m := range matches {
+		_ = os.RemoveAll(m)
+	}
+}

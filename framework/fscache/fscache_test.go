@@ -1,0 +1,95 @@
+package fscache
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func TestInstallIsAtomic(t *testing.T) {
+	parent := t.TempDir()
+	dir := filepath.Join(parent, "entry")
+	boom := errors.New("killed half way")
+	err := Install(dir, func(tmp string) error {
+		if err := os.WriteFile(filepath.Join(tmp, "half"), []byte("x"), 0o644); err != nil {
+			return err
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("want build error, got %v", err)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Fatalf("failed build left %s behind (stat err %v)", dir, err)
+	}
+	left, _ := os.ReadDir(parent)
+	if len(left) != 0 {
+		t.Fatalf("failed build left temporary files: %v", left)
+	}
+	if err := Install(dir, func(tmp string) error {
+		return os.WriteFile(filepath.Join(tmp, "whole"), []byte("x"), 0o644)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "whole")); err != nil {
+		t.Fatalf("installed entry lacks its file: %v", err)
+	}
+}
+
+func TestLockSerialisesBuilders(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "v.lock")
+	var inside, maxInside, builds int32
+	var wg sync.WaitGroup
+	dir := filepath.Join(t.TempDir(), "entry")
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			unlock, err := Lock(context.Background(), path)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer unlock()
+			n := atomic.AddInt32(&inside, 1)
+			for {
+				m := atomic.LoadInt32(&maxInside)
+				if n <= m || atomic.CompareAndSwapInt32(&maxInside, m, n) {
+					break
+				}
+			}
+			_ = Install(dir, func(tmp string) error {
+				atomic.AddInt32(&builds, 1)
+				time.Sleep(5 * time.Millisecond)
+				return nil
+			})
+			atomic.AddInt32(&inside, -1)
+		}()
+	}
+	wg.Wait()
+	if maxInside != 1 {
+		t.Fatalf("%d holders inside the lock at once", maxInside)
+	}
+	if builds != 1 {
+		t.Fatalf("entry built %d times, want once", builds)
+	}
+}
+
+func TestLockHonoursContext(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "v.lock")
+	unlock, err := Lock(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if _, err := Lock(ctx, path); err == nil {
+		t.Fatal("second lock acquired while the first is held")
+	}
+}
