@@ -50,8 +50,12 @@ type Cluster interface {
 	Start(ctx context.Context, m Member) error
 	// Client returns a client bound to m's endpoint alone. The caller closes it.
 	Client(ctx context.Context, m Member) (*clientv3.Client, error)
-	// CopyDataDir copies m's data dir into dst with m stopped, then starts m
-	// again, so that offline checks read a consistent copy.
+	// ClusterClient returns a client over every current member, as an API
+	// server uses etcd. The caller closes it.
+	ClusterClient(ctx context.Context) (*clientv3.Client, error)
+	// CopyDataDir copies m's data dir into dst for an offline audit, leaving
+	// m as it is: running or stopped. It must not restart m, because a
+	// restart repairs the data of etcd 3.5.20+ and would hide what is audited.
 	CopyDataDir(ctx context.Context, m Member, dst string) error
 	// Logs returns m's own log (the current run of the member first restarted
 	// last), for evidence.
@@ -62,14 +66,21 @@ type Cluster interface {
 	Close(ctx context.Context) error
 }
 
+// StaticBootstrapper is implemented by providers that can also start all
+// members at once from a static --initial-cluster, with no learner history:
+// the control case of the scenarios.
+type StaticBootstrapper interface {
+	Bootstrap(ctx context.Context, v etcdbin.Version, size int) ([]Member, error)
+}
+
 // MemberError says that an operation on one member failed, with the member's
 // own error line as evidence (for example "membership: too many learner
 // members in cluster").
 type MemberError struct {
-	Member   string
-	Op       string // "start", "upgrade", "join", "promote", "remove", ...
-	LogLine  string // the member's own fatal/error line, when there is one
-	Err      error
+	Member  string
+	Op      string // "start", "upgrade", "join", "promote", "remove", ...
+	LogLine string // the member's own fatal/error line, when there is one
+	Err     error
 }
 
 func (e *MemberError) Error() string {

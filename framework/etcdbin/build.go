@@ -3,6 +3,7 @@ package etcdbin
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -16,9 +17,44 @@ import (
 // refuses them; requiring them from another module ignores those replaces
 // and resolves every sibling module (api, client/pkg, client/v2 or v3, raft,
 // pkg) at the versions the release pins.
-func goModFor(v Version) string {
+//
+// etcdutl is pinned separately: 3.5's etcdctl links it, and the module proxy
+// does not serve every etcdutl patch release (v3.5.24 is refused). An earlier
+// etcdutl builds fine against the release's own server and api modules, which
+// minimal version selection keeps at the release, so both binaries still
+// report exactly the requested version (Verify checks it).
+func goModFor(v Version, etcdutl string) string {
 	server, etcdctl := v.modulePaths()
-	return fmt.Sprintf("module etcdbuild\n\ngo 1.22\n\nrequire (\n\t%s %s\n\t%s %s\n)\n", server, v.Tag(), etcdctl, v.Tag())
+	mod := fmt.Sprintf("module etcdbuild\n\ngo 1.22\n\nrequire (\n\t%s %s\n\t%s %s\n)\n", server, v.Tag(), etcdctl, v.Tag())
+	if etcdutl != "" && etcdutl != v.Tag() {
+		// etcdctl's go.mod names etcdutl at the release; the replace keeps
+		// go from asking the proxy for that go.mod at all.
+		mod += fmt.Sprintf("\nreplace %s %s => %s %s\n", etcdutlModule, v.Tag(), etcdutlModule, etcdutl)
+	}
+	return mod
+}
+
+const etcdutlModule = "go.etcd.io/etcd/etcdutl/v3"
+
+// etcdutlFor finds the etcdutl version to link into a 3.5 etcdctl: the
+// release's own when served, else the nearest earlier patch that is.
+func (p *Provisioner) etcdutlFor(ctx context.Context, v Version) (string, error) {
+	if v.Minor != 5 {
+		return "", nil
+	}
+	for patch := v.Patch; patch >= 0 && patch > v.Patch-12; patch-- {
+		cand := Version{Major: v.Major, Minor: v.Minor, Patch: patch}
+		if patch == v.Patch {
+			cand.Pre = v.Pre
+		}
+		if p.published(ctx, etcdutlModule, cand.Tag()) == nil {
+			if cand != v {
+				p.logf("etcd %s: the module proxy does not serve %s@%s; etcdctl links %s instead", v, etcdutlModule, v.Tag(), cand.Tag())
+			}
+			return cand.Tag(), nil
+		}
+	}
+	return "", fmt.Errorf("no %s near %s is served by the module proxy", etcdutlModule, v.Tag())
 }
 
 const toolsGo = `//go:build tools
@@ -37,7 +73,11 @@ func (p *Provisioner) buildTo(ctx context.Context, v Version, out string) error 
 		return err
 	}
 	defer os.RemoveAll(work)
-	if err := os.WriteFile(filepath.Join(work, "go.mod"), []byte(goModFor(v)), 0o644); err != nil {
+	etcdutl, err := p.etcdutlFor(ctx, v)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(work, "go.mod"), []byte(goModFor(v, etcdutl)), 0o644); err != nil {
 		return err
 	}
 	if err := os.WriteFile(filepath.Join(work, "tools.go"), []byte(toolsGo), 0o644); err != nil {
@@ -78,21 +118,34 @@ func (p *Provisioner) goRun(ctx context.Context, dir string, args ...string) err
 // 3.5.99 fails in seconds with a clear message instead of a build error.
 func (p *Provisioner) checkPublished(ctx context.Context, v Version) error {
 	server, _ := v.modulePaths()
+	err := p.published(ctx, server, v.Tag())
+	var nf *notServedError
+	if errors.As(err, &nf) {
+		return fmt.Errorf("etcd %s does not exist: the Go module proxy has no %s@%s (%s)", v, server, v.Tag(), nf.msg)
+	}
+	if err != nil {
+		return fmt.Errorf("etcd %s: %w", v, err)
+	}
+	return nil
+}
+
+type notServedError struct{ msg string }
+
+func (e *notServedError) Error() string { return "not served: " + e.msg }
+
+// published asks the module proxy (through go list) whether mod@version exists.
+func (p *Provisioner) published(ctx context.Context, mod, version string) error {
 	ctx, cancel := context.WithTimeout(ctx, 90*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, p.goBin, "list", "-m", "-json", server+"@"+v.Tag())
+	cmd := exec.CommandContext(ctx, p.goBin, "list", "-m", "-json", mod+"@"+version)
 	cmd.Dir = os.TempDir()
 	cmd.Env = append(os.Environ(), "GOTOOLCHAIN=local", "GOFLAGS=-mod=mod", "GO111MODULE=on", "GOWORK=off")
 	out, err := cmd.CombinedOutput()
-	if err != nil {
-		msg := strings.TrimSpace(string(out))
-		if ctx.Err() != nil {
-			return fmt.Errorf("etcd %s: the Go module proxy did not answer in time: %w", v, ctx.Err())
-		}
-		return fmt.Errorf("etcd %s does not exist: the Go module proxy has no %s@%s (%s)", v, server, v.Tag(), lastLine(msg))
+	if ctx.Err() != nil {
+		return fmt.Errorf("the Go module proxy did not answer in time: %w", ctx.Err())
 	}
-	if bytes.Contains(out, []byte(`"Error"`)) {
-		return fmt.Errorf("etcd %s does not exist: the Go module proxy has no %s@%s (%s)", v, server, v.Tag(), lastLine(string(out)))
+	if err != nil || bytes.Contains(out, []byte(`"Error"`)) {
+		return &notServedError{msg: lastLine(string(out))}
 	}
 	return nil
 }

@@ -1,0 +1,165 @@
+// Package check holds the checks an upgrade is judged by. Consistency means
+// every member agrees: each member is asked for its own member list and the
+// whole records (ID, name, peer URLs, client URLs, learner flag) are compared.
+// One member's answer can look perfect while another's is wrong.
+package check
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"etcd-upgrade-e2e/framework/cluster"
+)
+
+// Record is one member as a member list states it.
+type Record struct {
+	ID         string   `json:"id"` // hex, as etcd prints it
+	Name       string   `json:"name"`
+	PeerURLs   []string `json:"peerURLs"`
+	ClientURLs []string `json:"clientURLs"`
+	IsLearner  bool     `json:"isLearner"`
+}
+
+func (r Record) String() string {
+	role := "voter"
+	if r.IsLearner {
+		role = "learner"
+	}
+	return fmt.Sprintf("%s %s %s peer=%s client=%s", r.ID, r.Name, role, strings.Join(r.PeerURLs, ","), strings.Join(r.ClientURLs, ","))
+}
+
+// View is one member's own answer.
+type View struct {
+	Member  string   `json:"member"`
+	Records []Record `json:"records,omitempty"`
+	Err     string   `json:"error,omitempty"`
+}
+
+// MemberViews asks every current member for its own member list (a
+// serializable request, answered from the member's local state).
+func MemberViews(ctx context.Context, cl cluster.Cluster) []View {
+	var views []View
+	for _, m := range cl.Members() {
+		v := View{Member: m.Name()}
+		recs, err := memberList(ctx, cl, m)
+		if err != nil {
+			v.Err = err.Error()
+		}
+		v.Records = recs
+		views = append(views, v)
+	}
+	return views
+}
+
+func memberList(ctx context.Context, cl cluster.Cluster, m cluster.Member) ([]Record, error) {
+	cli, err := cl.Client(ctx, m)
+	if err != nil {
+		return nil, err
+	}
+	defer cli.Close()
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	resp, err := cli.MemberList(ctx, clientv3.WithSerializable())
+	if err != nil {
+		return nil, fmt.Errorf("member list from %s: %w", m.Name(), err)
+	}
+	recs := make([]Record, 0, len(resp.Members))
+	for _, pm := range resp.Members {
+		recs = append(recs, Record{
+			ID:         strconv.FormatUint(pm.ID, 16),
+			Name:       pm.Name,
+			PeerURLs:   sortedCopy(pm.PeerURLs),
+			ClientURLs: sortedCopy(pm.ClientURLs),
+			IsLearner:  pm.IsLearner,
+		})
+	}
+	sort.Slice(recs, func(i, j int) bool { return recs[i].ID < recs[j].ID })
+	return recs, nil
+}
+
+func sortedCopy(s []string) []string {
+	out := append([]string(nil), s...)
+	sort.Strings(out)
+	return out
+}
+
+// CompareViews returns every way the views disagree with each other or with
+// what the harness knows: a member that could not answer, records that differ
+// between two members, a member the harness promoted that is listed as a
+// learner, and a current member missing from a list. promoted holds member
+// names. An empty result means consistent.
+func CompareViews(views []View, promoted map[string]bool, current []string) []string {
+	var problems []string
+	var ref *View
+	for i := range views {
+		v := &views[i]
+		if v.Err != "" {
+			problems = append(problems, fmt.Sprintf("%s: no member list: %s", v.Member, v.Err))
+			continue
+		}
+		for _, r := range v.Records {
+			if r.IsLearner && promoted[r.Name] {
+				problems = append(problems, fmt.Sprintf("%s lists %s (%s) as a learner, but it was promoted", v.Member, r.Name, r.ID))
+			}
+		}
+		names := map[string]bool{}
+		for _, r := range v.Records {
+			names[r.Name] = true
+		}
+		for _, c := range current {
+			if !names[c] {
+				problems = append(problems, fmt.Sprintf("%s does not list member %s", v.Member, c))
+			}
+		}
+		if ref == nil {
+			ref = v
+			continue
+		}
+		problems = append(problems, diffRecords(ref, v)...)
+	}
+	return problems
+}
+
+func diffRecords(a, b *View) []string {
+	am, bm := byID(a.Records), byID(b.Records)
+	ids := map[string]bool{}
+	for id := range am {
+		ids[id] = true
+	}
+	for id := range bm {
+		ids[id] = true
+	}
+	sorted := make([]string, 0, len(ids))
+	for id := range ids {
+		sorted = append(sorted, id)
+	}
+	sort.Strings(sorted)
+	var out []string
+	for _, id := range sorted {
+		ra, oka := am[id]
+		rb, okb := bm[id]
+		switch {
+		case !oka:
+			out = append(out, fmt.Sprintf("%s lists %s, %s does not", b.Member, rb, a.Member))
+		case !okb:
+			out = append(out, fmt.Sprintf("%s lists %s, %s does not", a.Member, ra, b.Member))
+		case ra.String() != rb.String():
+			out = append(out, fmt.Sprintf("%s says %s; %s says %s", a.Member, ra, b.Member, rb))
+		}
+	}
+	return out
+}
+
+func byID(recs []Record) map[string]Record {
+	m := make(map[string]Record, len(recs))
+	for _, r := range recs {
+		m[r.ID] = r
+	}
+	return m
+}

@@ -1,0 +1,101 @@
+// Package ports hands out loopback TCP ports that no other user of this
+// package on the machine holds, also across processes (ginkgo -p, two
+// terminals): each reserved port is marked by an flock on a file in a shared
+// directory, released when the owner releases it or dies.
+package ports
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+// The range sits below Linux's ephemeral range (32768–60999), so that the
+// outgoing connections of any program cannot take a port between the moment
+// it is reserved here and the moment etcd binds it.
+const (
+	lowPort  = 21000
+	highPort = 32000
+)
+
+// Allocator reserves ports. Create one per cluster and Release it at the end.
+type Allocator struct {
+	dir  string
+	mu   sync.Mutex
+	held map[int]*os.File
+}
+
+// NewAllocator keeps its marks in dir (created if needed); an empty dir means
+// <tmp>/etcd-upgrade-e2e-ports, shared by every process on the machine.
+func NewAllocator(dir string) (*Allocator, error) {
+	if dir == "" {
+		dir = filepath.Join(os.TempDir(), "etcd-upgrade-e2e-ports")
+	}
+	if err := os.MkdirAll(dir, 0o777); err != nil {
+		return nil, fmt.Errorf("creating port lock dir: %w", err)
+	}
+	return &Allocator{dir: dir, held: map[int]*os.File{}}, nil
+}
+
+// Reserve returns a free port on 127.0.0.1 that stays reserved until Release.
+func (a *Allocator) Reserve() (int, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	n := highPort - lowPort
+	start := rand.IntN(n)
+	for i := 0; i < n; i++ {
+		port := lowPort + (start+i)%n
+		if _, mine := a.held[port]; mine {
+			continue
+		}
+		f, err := a.lock(port)
+		if err != nil {
+			continue
+		}
+		if !free(port) {
+			_ = f.Close()
+			continue
+		}
+		a.held[port] = f
+		return port, nil
+	}
+	return 0, errors.New("no free loopback port left in the harness range")
+}
+
+// Release gives back every port this allocator holds.
+func (a *Allocator) Release() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for port, f := range a.held {
+		_ = f.Close()
+		delete(a.held, port)
+	}
+}
+
+func (a *Allocator) lock(port int) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(a.dir, strconv.Itoa(port)+".lock"), os.O_CREATE|os.O_RDWR, 0o666)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		_ = f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+func free(port int) bool {
+	l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	if err != nil {
+		return false
+	}
+	_ = l.Close()
+	return true
+}

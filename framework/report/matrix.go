@@ -1,0 +1,113 @@
+// Package report writes the matrix of verdicts a run produced: matrix.json
+// for machines and matrix.md for people, next to ginkgo's junit_e2e.xml.
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// Row is one path run.
+type Row struct {
+	Name     string   `json:"name"`
+	Provider string   `json:"provider"`
+	Path     []string `json:"path"`
+	Strategy string   `json:"strategy"`
+	Verdict  string   `json:"verdict"`
+	Expected string   `json:"expected"`
+	Evidence []string `json:"evidence"`
+	Seconds  float64  `json:"seconds"`
+	// FailedStep names the step an upgrade failed at.
+	FailedStep string `json:"failedStep,omitempty"`
+	// Faults lists the faults injected, with when.
+	Faults []string `json:"faults,omitempty"`
+	// Artifacts is the spec's folder.
+	Artifacts string `json:"artifacts,omitempty"`
+}
+
+// Sort orders rows by provider, then name.
+func Sort(rows []Row) {
+	sort.SliceStable(rows, func(i, j int) bool {
+		if rows[i].Provider != rows[j].Provider {
+			return rows[i].Provider < rows[j].Provider
+		}
+		return rows[i].Name < rows[j].Name
+	})
+}
+
+// Write writes matrix.json and matrix.md into dir.
+func Write(dir string, rows []Row) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	Sort(rows)
+	if rows == nil {
+		rows = []Row{}
+	}
+	b, err := json.MarshalIndent(rows, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "matrix.json"), append(b, '\n'), 0o644); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "matrix.md"), []byte(Markdown(rows)), 0o644)
+}
+
+// Read loads a matrix.json.
+func Read(path string) ([]Row, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var rows []Row
+	return rows, json.Unmarshal(b, &rows)
+}
+
+// Markdown renders the rows as a table a person reads; the evidence column
+// carries the first line of evidence, shortened.
+func Markdown(rows []Row) string {
+	var b strings.Builder
+	b.WriteString("| path | provider | strategy | verdict | expected | seconds | evidence |\n")
+	b.WriteString("|---|---|---|---|---|---:|---|\n")
+	for _, r := range rows {
+		mark := ""
+		if r.Verdict != r.Expected {
+			mark = " ✗"
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s%s | %s | %.1f | %s |\n",
+			strings.Join(r.Path, " → "), r.Provider, r.Strategy, r.Verdict, mark, r.Expected, r.Seconds, cell(firstEvidence(r)))
+	}
+	return b.String()
+}
+
+func firstEvidence(r Row) string {
+	if len(r.Evidence) == 0 {
+		return ""
+	}
+	e := r.Evidence[0]
+	// Prefer the member's own log line when there is one.
+	for _, x := range r.Evidence {
+		if strings.Contains(x, " log: ") {
+			e = x
+			break
+		}
+	}
+	if r.FailedStep != "" {
+		e = r.FailedStep + ": " + e
+	}
+	return e
+}
+
+func cell(s string) string {
+	s = strings.ReplaceAll(s, "|", "\\|")
+	s = strings.ReplaceAll(s, "\n", " ")
+	if len(s) > 240 {
+		s = s[:240] + "…"
+	}
+	return s
+}

@@ -1,0 +1,41 @@
+package report
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestWriteAndRead(t *testing.T) {
+	dir := t.TempDir()
+	rows := []Row{
+		{Name: "b", Provider: "process", Path: []string{"3.5.21", "3.6.5"}, Strategy: "replace", Verdict: "consistent", Expected: "consistent", Seconds: 12.5},
+		{Name: "a", Provider: "process", Path: []string{"3.5.17", "3.6.5"}, Strategy: "replace", Verdict: "upgrade-failed", Expected: "upgrade-failed",
+			FailedStep: "hop 1: join", Evidence: []string{"join cp4: not serving", `cp4 log: {"msg":"failed | to publish"}`}},
+	}
+	if err := Write(dir, rows); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Read(filepath.Join(dir, "matrix.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].Name != "a" || !reflect.DeepEqual(got[0].Path, []string{"3.5.17", "3.6.5"}) {
+		t.Fatalf("round trip: %+v", got)
+	}
+	md, _ := os.ReadFile(filepath.Join(dir, "matrix.md"))
+	for _, want := range []string{"| 3.5.17 → 3.6.5 | process | replace | upgrade-failed | upgrade-failed |", `hop 1: join: cp4 log: {"msg":"failed \| to publish"}`} {
+		if !strings.Contains(string(md), want) {
+			t.Errorf("matrix.md lacks %q:\n%s", want, md)
+		}
+	}
+}
+
+func TestMarkdownMarksMismatch(t *testing.T) {
+	md := Markdown([]Row{{Path: []string{"3.5.17", "3.6.5"}, Verdict: "consistent", Expected: "upgrade-failed"}})
+	if !strings.Contains(md, "consistent ✗") {
+		t.Fatalf("mismatch not marked:\n%s", md)
+	}
+}

@@ -1,0 +1,125 @@
+// Package scenarios is the matrix as data: each scenario names the
+// Kubernetes versions it stands for, the etcd path, the strategy of each hop,
+// how the cluster was built and the verdict expected per provider, with the
+// evidence that expectation rests on. Adding a scenario is a few lines here.
+package scenarios
+
+import (
+	"fmt"
+	"strings"
+
+	"etcd-upgrade-e2e/framework/etcdbin"
+	"etcd-upgrade-e2e/framework/upgrade"
+)
+
+// Expectation is a measured verdict and what it rests on.
+type Expectation struct {
+	Verdict upgrade.Verdict
+	// Evidence cites the run (artifacts, date, machine) or public report the
+	// verdict rests on, and says why where it differs from a public report.
+	Evidence string
+}
+
+// Scenario is one path of the matrix.
+type Scenario struct {
+	Name       string
+	Kubernetes string // the Kubernetes versions the path stands for
+	Path       upgrade.Path
+	// Expected holds one expectation per provider ("process", "kind").
+	Expected map[string]Expectation
+	// Risk marks paths that exercise the v2store/v3store membership bug.
+	Risk bool
+	// Fast marks the paths `make test` runs.
+	Fast bool
+}
+
+// Expect returns the expectation for a provider.
+func (s Scenario) Expect(provider string) (Expectation, bool) {
+	e, ok := s.Expected[provider]
+	return e, ok
+}
+
+// Labels are the ginkgo labels of the scenario.
+func (s Scenario) Labels() []string {
+	l := []string{}
+	seen := map[string]bool{}
+	for _, h := range s.Path.Hops {
+		if !seen[string(h.Strategy)] {
+			l = append(l, string(h.Strategy))
+			seen[string(h.Strategy)] = true
+		}
+	}
+	if s.Risk {
+		l = append(l, "risk")
+	}
+	if s.Fast {
+		l = append(l, "fast")
+	}
+	return l
+}
+
+// Versions lists every etcd version the scenarios use.
+func Versions(all []Scenario) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, s := range all {
+		for _, v := range s.Path.Versions() {
+			if !seen[v] {
+				seen[v] = true
+				out = append(out, v)
+			}
+		}
+	}
+	return out
+}
+
+// Find returns the scenario with the given name.
+func Find(all []Scenario, name string) (Scenario, bool) {
+	for _, s := range all {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return Scenario{}, false
+}
+
+// path builds a learner-joined 3-member path: from, then (strategy, version)
+// pairs.
+func path(from string, hops ...string) upgrade.Path {
+	if len(hops)%2 != 0 {
+		panic("path: hops come in (strategy, version) pairs")
+	}
+	p := upgrade.Path{From: etcdbin.MustParseVersion(from), Size: 3, Bootstrap: upgrade.LearnerJoins}
+	for i := 0; i < len(hops); i += 2 {
+		p.Hops = append(p.Hops, upgrade.Hop{Strategy: upgrade.Strategy(hops[i]), To: etcdbin.MustParseVersion(hops[i+1])})
+	}
+	if err := p.Validate(); err != nil {
+		panic(err)
+	}
+	return p
+}
+
+func static(p upgrade.Path) upgrade.Path {
+	p.Bootstrap = upgrade.Static
+	return p
+}
+
+// Name renders "3.5.17-to-3.6.5-replace".
+func Name(p upgrade.Path, suffix string) string {
+	n := strings.Join(p.Versions(), "-to-") + "-" + p.StrategyLabel()
+	if suffix != "" {
+		n += "-" + suffix
+	}
+	return n
+}
+
+func process(v upgrade.Verdict, evidence string) map[string]Expectation {
+	return map[string]Expectation{"process": {Verdict: v, Evidence: evidence}}
+}
+
+func must(s Scenario) Scenario {
+	if s.Name == "" {
+		panic(fmt.Sprintf("scenario without a name: %+v", s))
+	}
+	return s
+}
