@@ -38,6 +38,9 @@ type Input struct {
 	By func(text string)
 	// Log receives progress lines; may be nil.
 	Log io.Writer
+	// HeartbeatInterval is how often a lease-like key is renewed in the
+	// background while the path runs (see heartbeat.go); 0 means 500ms.
+	HeartbeatInterval time.Duration
 	// KeepAuditCopies keeps the data dir copies the audits read.
 	KeepAuditCopies bool
 }
@@ -68,6 +71,11 @@ func Run(ctx context.Context, in Input) Result {
 	if in.Log == nil {
 		r.in.Log = io.Discard
 	}
+	if r.in.HeartbeatInterval <= 0 {
+		r.in.HeartbeatInterval = 500 * time.Millisecond
+	}
+	// Faults remember whether they fired: each run gets its own copy.
+	r.in.Faults = append([]Fault(nil), in.Faults...)
 	err := r.run(ctx)
 	r.res.KeysWritten = r.wl.Written()
 	r.res.Seconds = seconds(time.Since(r.start))
@@ -77,7 +85,8 @@ func Run(ctx context.Context, in Input) Result {
 		r.res.Verdict = UpgradeFailed
 		r.res.FailedStep = f.step
 		r.res.Evidence = append(failureEvidence(f.err), r.res.Evidence...)
-		// What each member says now is evidence too.
+		r.res.Evidence = append(r.res.Evidence, r.memberLogEvidence(ctx, f.err)...)
+		// What each member says now is recorded too.
 		r.checkMembership(ctx, "after failure", false)
 	case err != nil:
 		r.res.Verdict = UpgradeFailed
@@ -89,6 +98,30 @@ func Run(ctx context.Context, in Input) Result {
 		r.res.Verdict = Consistent
 	}
 	return *r.res
+}
+
+// memberLogEvidence quotes every member's own failure line, except the one
+// the failing operation already quoted: the member that breaks is not always
+// the one an operation was about.
+func (r *runner) memberLogEvidence(ctx context.Context, err error) []string {
+	skip := ""
+	if me, ok := cluster.AsMemberError(err); ok && me.LogLine != "" {
+		skip = me.Member
+	}
+	var out []string
+	for _, m := range r.cl.Members() {
+		if m.Name() == skip {
+			continue
+		}
+		log, err := r.cl.Logs(ctx, m)
+		if err != nil {
+			continue
+		}
+		if line := cluster.EvidenceLine(log); line != "" {
+			out = append(out, m.Name()+" log: "+line)
+		}
+	}
+	return out
 }
 
 func failureEvidence(err error) []string {
@@ -107,6 +140,8 @@ func (r *runner) run(ctx context.Context) error {
 	if err := p.Validate(); err != nil {
 		return err
 	}
+	stop := heartbeat(ctx, r.cl, r.in.HeartbeatInterval)
+	defer stop()
 	if err := r.build(ctx); err != nil {
 		return err
 	}
