@@ -9,7 +9,7 @@ GINKGO_ARGS ?=
 # Flags for the suite itself (after --), e.g. E2E_ARGS="-path=3.5.19,3.5.21,3.6.4 -strategy=replace -keep".
 E2E_ARGS ?=
 
-.PHONY: all test unit e2e e2e-fast etcd lint clean bench-etcd
+.PHONY: all test unit e2e e2e-fast etcd lint clean bench-etcd stress bench-matrix
 
 all: lint test
 
@@ -17,7 +17,8 @@ all: lint test
 test: unit e2e-fast
 
 unit:
-	$(GO) test ./framework/... ./scenarios/... ./cmd/...
+	$(GO) test ./framework/... ./scenarios/... ./cmd/... ./kindconfigs/...
+	$(GO) test -run 'Test[^E]' ./e2e
 
 e2e-fast:
 	$(GINKGO) -v --label-filter='fast && process' --junit-report=junit_e2e_fast.xml --output-dir=$(ARTIFACTS) ./e2e -- -provider=process -artifacts=$(ARTIFACTS) $(E2E_ARGS)
@@ -25,6 +26,24 @@ e2e-fast:
 ## e2e: the whole matrix on $(PROVIDER) (process, kind or all); reports in $(ARTIFACTS).
 e2e:
 	$(GINKGO) -v $(GINKGO_ARGS) --junit-report=junit_e2e.xml --output-dir=$(ARTIFACTS) ./e2e -- -provider=$(PROVIDER) -artifacts=$(ARTIFACTS) $(E2E_ARGS)
+
+## stress: run the paths STRESS_FILTER selects N times and print, per path, the verdicts and time spread.
+N ?= 5
+STRESS_FILTER ?= process && !faults
+stress:
+	@mkdir -p $(ARTIFACTS)/stress; rm -rf $(ARTIFACTS)/stress/*
+	@for i in $$(seq 1 $(N)); do \
+	  start=$$(date +%s); \
+	  $(GINKGO) $(GINKGO_ARGS) --label-filter='$(STRESS_FILTER)' --output-dir=$(ARTIFACTS)/stress/$$i ./e2e -- -provider=$(PROVIDER) -artifacts=$(ARTIFACTS)/stress/$$i $(E2E_ARGS) > $(ARTIFACTS)/stress/$$i.log 2>&1; \
+	  echo "stress run $$i of $(N): exit $$?, $$(( $$(date +%s) - start ))s"; \
+	done
+	$(GO) run ./cmd/matrix-summary $(ARTIFACTS)/stress/*/matrix.json
+
+## bench-matrix: time of each path and of the whole matrix with warm binaries.
+bench-matrix:
+	@start=$$(date +%s); $(GINKGO) $(GINKGO_ARGS) --label-filter='process' --output-dir=$(ARTIFACTS)/bench ./e2e -- -provider=process -artifacts=$(ARTIFACTS)/bench > $(ARTIFACTS)/bench.log 2>&1; \
+	  echo "whole matrix: $$(( $$(date +%s) - start ))s (exit $$?)"
+	$(GO) run ./cmd/matrix-summary $(ARTIFACTS)/bench/matrix.json || true
 
 ## etcd: provision every etcd version the scenarios use (VERSIONS="3.5.17 3.6.5" for others).
 etcd:

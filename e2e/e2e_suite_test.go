@@ -62,7 +62,12 @@ var _ = ReportAfterSuite("matrix", func(r Report) {
 			if e.Name != matrixEntry {
 				continue
 			}
-			// Entries from other processes arrive as JSON; so read them all so.
+			// Entries made in this process keep their value; entries from
+			// other processes (ginkgo -p) arrive as JSON.
+			if row, ok := e.GetRawValue().(report.Row); ok {
+				rows = append(rows, row)
+				continue
+			}
 			var row report.Row
 			if err := json.Unmarshal([]byte(e.Value.AsJSON), &row); err != nil {
 				fmt.Fprintf(os.Stderr, "matrix entry: %v\n", err)

@@ -4,6 +4,9 @@ import (
 	"path/filepath"
 
 	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"etcd-upgrade-e2e/framework/fault"
 
 	"etcd-upgrade-e2e/framework/upgrade"
 	"etcd-upgrade-e2e/scenarios"
@@ -18,7 +21,14 @@ var _ = Describe("etcd 3.5 → 3.6 upgrade paths", func() {
 				labels = append(labels, "kind")
 			}
 			It(sc.Name+" ["+provider+"]", Label(labels...), func(ctx SpecContext) {
+				var faults []upgrade.Fault
+				for _, name := range sc.Faults {
+					f, err := fault.ByName(name)
+					Expect(err).NotTo(HaveOccurred())
+					faults = append(faults, f...)
+				}
 				UpgradePathSpec(ctx, UpgradePathSpecInput{
+					Faults:       faults,
 					Scenario:     sc,
 					Provider:     provider,
 					ArtifactsDir: filepath.Join(config.ArtifactsDir(), provider, sc.Name),

@@ -36,9 +36,24 @@ func All() []Scenario {
 			s("1.32 (etcd 3.5.19) → 1.33.1 (3.5.21) → 1.34", path("3.5.19", replace, "3.5.21", replace, t), "issue-20793", true, false),
 			// The same chain through 3.5.24, which fixes 20793.
 			s("1.32 (etcd 3.5.19) → 1.33 (3.5.24) → 1.34", path("3.5.19", replace, "3.5.24", replace, t), "", true, false),
-			// Control: no member was ever a learner.
-			s("1.33 (etcd 3.5.17, no learner history) → 1.34", static(path("3.5.17", replace, t)), "static", false, false),
+			// Control: no member was ever a learner, and an in-place
+			// upgrade adds none.
+			s("1.33 (etcd 3.5.17, no learner history) → 1.34", static(path("3.5.17", inPlace, t)), "static", false, false),
+			// No learner history either, but a replacement creates it: the
+			// new members join as learners and 3.5.17 members record their
+			// promotion in the v2store only.
+			s("1.33 (etcd 3.5.17, no learner history) → 1.34", static(path("3.5.17", replace, t)), "static", true, false),
 		)
+	}
+	// A safe path must stay consistent, with no key lost, through faults.
+	safe := Targets[len(Targets)-1]
+	for _, f := range []struct{ strategy, fault string }{
+		{inPlace, "kill-mid-hop"}, {inPlace, "lose-quorum"},
+		{replace, "kill-mid-hop"}, {replace, "kill-leader-during-promotion"}, {replace, "restart-during-snapshot"}, {replace, "lose-quorum"},
+	} {
+		sc := s("1.33 (etcd 3.5.21) → 1.34, with faults", path("3.5.21", f.strategy, safe), f.fault, false, false)
+		sc.Faults = []string{f.fault}
+		all = append(all, sc)
 	}
 	// The chain exactly as etcd issue 20793 reported it: 1.34.1 ships 3.6.4.
 	all = append(all, s("1.32 (etcd 3.5.19) → 1.33.1 (3.5.21) → 1.34.1 (3.6.4)", path("3.5.19", replace, "3.5.21", replace, "3.6.4"), "issue-20793", true, false))

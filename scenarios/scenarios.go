@@ -31,6 +31,8 @@ type Scenario struct {
 	Risk bool
 	// Fast marks the paths `make test` runs.
 	Fast bool
+	// Faults names fault sets (framework/fault.ByName) injected on the way.
+	Faults []string
 }
 
 // Expect returns the expectation for a provider.
@@ -54,6 +56,9 @@ func (s Scenario) Labels() []string {
 	}
 	if s.Fast {
 		l = append(l, "fast")
+	}
+	if len(s.Faults) > 0 {
+		l = append(l, "faults")
 	}
 	return l
 }

@@ -276,7 +276,11 @@ func (c *Cluster) promote(ctx context.Context, cli *clientv3.Client, m *Member) 
 	var last error
 	for time.Now().Before(deadline) {
 		if exited, exitErr := m.exitedWith(); exited {
-			return c.memberFailure(m, "promote", exitErr)
+			gen := m.generation()
+			time.Sleep(2 * time.Second) // a fault may be restarting it
+			if m.generation() == gen || !m.Running() {
+				return c.memberFailure(m, "promote", exitErr)
+			}
 		}
 		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		_, err := cli.MemberPromote(cctx, m.id)
@@ -499,8 +503,16 @@ func (c *Cluster) waitReady(ctx context.Context, m *Member, op string, r readine
 	}
 	defer cli.Close()
 	var last error
+	gen := m.generation()
 	for {
 		if exited, exitErr := m.exitedWith(); exited {
+			// Someone else (a fault, a test) may be restarting the member:
+			// give them a moment before calling the exit a failure.
+			time.Sleep(2 * time.Second)
+			if g := m.generation(); g != gen && m.Running() {
+				gen = g
+				continue
+			}
 			return c.memberFailure(m, op, exitErr)
 		}
 		rctx, rcancel := context.WithTimeout(ctx, 2*time.Second)

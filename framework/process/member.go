@@ -29,6 +29,7 @@ type Member struct {
 	exited   chan struct{} // closed when the current process has exited
 	exitErr  error
 	logStart int64 // offset in etcd.log where the current run starts
+	gen      int   // counts starts, so a waiter can tell a restart from an exit
 	flags    []string
 }
 
@@ -110,6 +111,7 @@ func (m *Member) start(flags []string) error {
 		return fmt.Errorf("starting etcd %s for %s: %w", m.bins.Version, m.name, err)
 	}
 	m.cmd, m.exited, m.exitErr = cmd, exited, nil
+	m.gen++
 	return nil
 }
 
@@ -152,6 +154,13 @@ func (m *Member) exitedWith() (bool, error) {
 		return true, errors.New("exited with status 0")
 	}
 	return true, m.exitErr
+}
+
+// generation counts the starts of the member.
+func (m *Member) generation() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.gen
 }
 
 // currentLog returns what the member's current (or last) run wrote.

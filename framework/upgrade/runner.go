@@ -241,12 +241,25 @@ func (r *runner) inPlace(ctx context.Context, hop string, to etcdbin.Version) er
 // removing the leader, leadership moves to the newest member, as KCP does.
 func (r *runner) replace(ctx context.Context, hop string, to etcdbin.Version) error {
 	old := r.cl.Members()
+	// Which member leads decides which data new members are sent (the
+	// leader sends the raft snapshot), so it is pinned rather than left to
+	// chance: the hop starts with leadership on the old member removed last,
+	// and, as KCP does, leadership only moves when the leader itself is
+	// removed, to the newest member. New members are then sent old data for
+	// as long as an old member exists: the worst case a KCP rollout can meet,
+	// and the same in every run.
+	last := old[len(old)-1]
+	if err := r.step(ctx, fmt.Sprintf("%s: make %s (etcd %s) the leader", hop, last.Name(), last.Version()), func(ctx context.Context) error {
+		return r.ensureLeader(ctx, last)
+	}); err != nil {
+		return &failure{hop + ": move leadership to " + last.Name(), err}
+	}
 	for i, m := range old {
 		var added cluster.Member
-		name := fmt.Sprintf("%s: join a new member at etcd %s (learner, then promote)", hop, to)
 		if err := r.inject(ctx, AtBeforeJoin, nil); err != nil {
 			return err
 		}
+		name := fmt.Sprintf("%s: join a new member at etcd %s (learner, then promote; snapshot from leader %s)", hop, to, r.leaderName(ctx))
 		if err := r.step(ctx, name, func(ctx context.Context) error {
 			n, err := r.cl.Join(ctx, to)
 			if err != nil {
@@ -281,6 +294,68 @@ func (r *runner) replace(ctx context.Context, hop string, to etcdbin.Version) er
 		}
 	}
 	return nil
+}
+
+// leaderName names the current leader and its version, for step names.
+func (r *runner) leaderName(ctx context.Context) string {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	for _, m := range r.cl.Members() {
+		cli, err := r.cl.Client(ctx, m)
+		if err != nil {
+			continue
+		}
+		st, err := cli.Status(ctx, m.Endpoint())
+		cli.Close()
+		if err == nil && st.Leader == st.Header.MemberId {
+			return fmt.Sprintf("%s at %s", m.Name(), m.Version())
+		}
+	}
+	return "unknown"
+}
+
+// ensureLeader makes target the leader, through the current leader.
+func (r *runner) ensureLeader(ctx context.Context, target cluster.Member) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	tcli, err := r.cl.Client(ctx, target)
+	if err != nil {
+		return err
+	}
+	defer tcli.Close()
+	var last error
+	for ctx.Err() == nil {
+		st, err := tcli.Status(ctx, target.Endpoint())
+		if err == nil && st.Leader == st.Header.MemberId {
+			return nil
+		}
+		if err == nil && st.Leader != 0 {
+			err = r.moveLeaderTo(ctx, st.Leader, st.Header.MemberId)
+		}
+		if err != nil {
+			last = err
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	return fmt.Errorf("%s did not become leader: %v", target.Name(), last)
+}
+
+// moveLeaderTo asks the member with ID leader to hand leadership to target.
+func (r *runner) moveLeaderTo(ctx context.Context, leader, target uint64) error {
+	for _, m := range r.cl.Members() {
+		cli, err := r.cl.Client(ctx, m)
+		if err != nil {
+			continue
+		}
+		st, err := cli.Status(ctx, m.Endpoint())
+		if err == nil && st.Header.MemberId == leader {
+			_, err = cli.MoveLeader(ctx, target)
+			cli.Close()
+			return err
+		}
+		cli.Close()
+	}
+	return fmt.Errorf("leader %x is not a current member", leader)
 }
 
 // moveLeaderOff hands leadership from m to target when m leads.

@@ -1,0 +1,48 @@
+package e2e
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestConfigRejectsBadInput checks that every bad flag is refused, before any
+// member starts, with a message naming the problem.
+func TestConfigRejectsBadInput(t *testing.T) {
+	// A path below a regular file cannot be created, even by root.
+	file := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	good := func() Config {
+		return Config{Strategy: "in-place", Expect: "consistent", Provider: "process", Artifacts: t.TempDir(), SnapshotCount: 100, CatchUpWrites: 6000}
+	}
+	if err := func() error { c := good(); return c.Validate() }(); err != nil {
+		t.Fatalf("good config refused: %v", err)
+	}
+	for _, tc := range []struct {
+		name string
+		edit func(*Config)
+		want string
+	}{
+		{"malformed version", func(c *Config) { c.Path = "3.5.17,banana" }, `malformed etcd version "banana"`},
+		{"unknown version line", func(c *Config) { c.Path = "3.5.17,3.7.1" }, "etcd 3.7.1 is not supported"},
+		{"one version", func(c *Config) { c.Path = "3.5.17" }, "an upgrade needs at least one hop"},
+		{"downgrade", func(c *Config) { c.Path = "3.6.5,3.5.21" }, "is a downgrade (3.6.5 → 3.5.21)"},
+		{"unknown strategy", func(c *Config) { c.Strategy = "blue-green" }, `unknown strategy "blue-green"`},
+		{"unknown provider", func(c *Config) { c.Provider = "minikube" }, `unknown provider "minikube"`},
+		{"unknown verdict", func(c *Config) { c.Expect = "fine" }, `unknown verdict "fine"`},
+		{"artifacts not writable", func(c *Config) { c.Artifacts = filepath.Join(file, "artifacts") }, "cannot be created"},
+		{"too few catch-up writes", func(c *Config) { c.CatchUpWrites = 100 }, "must exceed 5000 + snapshot-count"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := good()
+			tc.edit(&c)
+			err := c.Validate()
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Validate() = %v, want an error saying %q", err, tc.want)
+			}
+		})
+	}
+}
