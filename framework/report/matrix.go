@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"etcd-upgrade-e2e/framework/cluster"
 )
 
 // Row is one path run.
@@ -72,33 +74,31 @@ func Read(path string) ([]Row, error) {
 // carries the first line of evidence, shortened.
 func Markdown(rows []Row) string {
 	var b strings.Builder
-	b.WriteString("| path | provider | strategy | verdict | expected | seconds | evidence |\n")
-	b.WriteString("|---|---|---|---|---|---:|---|\n")
+	b.WriteString("| name | path | provider | strategy | verdict | expected | seconds | evidence |\n")
+	b.WriteString("|---|---|---|---|---|---|---:|---|\n")
 	for _, r := range rows {
 		mark := ""
 		if r.Verdict != r.Expected {
 			mark = " ✗"
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s%s | %s | %.1f | %s |\n",
-			strings.Join(r.Path, " → "), r.Provider, r.Strategy, r.Verdict, mark, r.Expected, r.Seconds, cell(firstEvidence(r)))
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s%s | %s | %.1f | %s |\n",
+			r.Name, strings.Join(r.Path, " → "), r.Provider, r.Strategy, r.Verdict, mark, r.Expected, r.Seconds, cell(firstEvidence(r)))
 	}
 	return b.String()
 }
 
+// firstEvidence prefers the member's own log line, shortened to its message
+// and error, over the harness's words.
 func firstEvidence(r Row) string {
 	if len(r.Evidence) == 0 {
 		return ""
 	}
 	e := r.Evidence[0]
-	// Prefer the member's own log line when there is one.
 	for _, x := range r.Evidence {
-		if strings.Contains(x, " log: ") {
-			e = x
+		if i := strings.Index(x, " log: "); i >= 0 {
+			e = x[:i] + ": " + cluster.Summary(x[i+len(" log: "):])
 			break
 		}
-	}
-	if r.FailedStep != "" {
-		e = r.FailedStep + ": " + e
 	}
 	return e
 }

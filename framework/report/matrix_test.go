@@ -13,7 +13,7 @@ func TestWriteAndRead(t *testing.T) {
 	rows := []Row{
 		{Name: "b", Provider: "process", Path: []string{"3.5.21", "3.6.5"}, Strategy: "replace", Verdict: "consistent", Expected: "consistent", Seconds: 12.5},
 		{Name: "a", Provider: "process", Path: []string{"3.5.17", "3.6.5"}, Strategy: "replace", Verdict: "upgrade-failed", Expected: "upgrade-failed",
-			FailedStep: "hop 1: join", Evidence: []string{"join cp4: not serving", `cp4 log: {"msg":"failed | to publish"}`}},
+			FailedStep: "hop 1: join", Evidence: []string{"join cp4: not serving", `cp4 log: {"level":"error","msg":"Validation failed","error":"membership: too many | learners"}`}},
 	}
 	if err := Write(dir, rows); err != nil {
 		t.Fatal(err)
@@ -26,7 +26,7 @@ func TestWriteAndRead(t *testing.T) {
 		t.Fatalf("round trip: %+v", got)
 	}
 	md, _ := os.ReadFile(filepath.Join(dir, "matrix.md"))
-	for _, want := range []string{"| 3.5.17 → 3.6.5 | process | replace | upgrade-failed | upgrade-failed |", `hop 1: join: cp4 log: {"msg":"failed \| to publish"}`} {
+	for _, want := range []string{"| a | 3.5.17 → 3.6.5 | process | replace | upgrade-failed | upgrade-failed |", `cp4: Validation failed: membership: too many \| learners`} {
 		if !strings.Contains(string(md), want) {
 			t.Errorf("matrix.md lacks %q:\n%s", want, md)
 		}
