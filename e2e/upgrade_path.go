@@ -54,8 +54,12 @@ func UpgradePathSpec(ctx context.Context, in UpgradePathSpecInput) {
 		CatchUpWrites: in.Config.CatchUpWrites,
 		StepWrites:    50,
 		Faults:        in.Faults,
-		By:            func(text string) { By(text) },
-		Log:           GinkgoWriter,
+		// With -keep, the data copies the audits read stay too: the copy
+		// taken before the upgrade is the affected 3.5 data, ready for
+		// cmd/etcd-audit.
+		KeepAuditCopies: in.Keep,
+		By:              func(text string) { By(text) },
+		Log:             GinkgoWriter,
 	})
 	row := report.Row{
 		Name: in.Scenario.Name, Provider: in.Provider, Path: in.Scenario.Path.Versions(),
