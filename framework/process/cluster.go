@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/etcdserverpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 
@@ -212,21 +213,19 @@ func (c *Cluster) Join(ctx context.Context, v etcdbin.Version) (cluster.Member, 
 	if err != nil {
 		return nil, err
 	}
-	cli, err := c.votersClient(ctx)
+	cli, err := c.leaderClient(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer cli.Close()
 
-	resp, err := withRetry(ctx, 30*time.Second, func(ctx context.Context) (*clientv3.MemberAddResponse, error) {
-		return cli.MemberAddAsLearner(ctx, []string{m.peerURL})
-	})
+	members, id, err := addLearner(ctx, cli, m.peerURL)
 	if err != nil {
 		return nil, &cluster.MemberError{Member: m.name, Op: "add learner", Err: err}
 	}
-	m.id = resp.Member.ID
+	m.id = id
 	var initial []string
-	for _, mem := range resp.Members {
+	for _, mem := range members {
 		name := mem.Name
 		if mem.ID == m.id {
 			name = m.name
@@ -255,6 +254,36 @@ func (c *Cluster) Join(ctx context.Context, v etcdbin.Version) (cluster.Member, 
 	}
 	c.logf("%s: joined as learner and promoted at etcd %s", m.name, v)
 	return m, nil
+}
+
+// addLearner adds peerURL as a learner and returns the membership and the new
+// ID. A retried add whose first attempt was committed but whose answer was
+// lost (the leader died) gets "Peer URLs already exists": then the member is
+// found by its peer URL, as the add did happen.
+func addLearner(ctx context.Context, cli *clientv3.Client, peerURL string) ([]*etcdserverpb.Member, uint64, error) {
+	resp, err := withRetry(ctx, 30*time.Second, func(ctx context.Context) (*clientv3.MemberAddResponse, error) {
+		return cli.MemberAddAsLearner(ctx, []string{peerURL})
+	})
+	if err == nil {
+		return resp.Members, resp.Member.ID, nil
+	}
+	if !strings.Contains(err.Error(), "Peer URLs already exists") {
+		return nil, 0, err
+	}
+	list, lerr := withRetry(ctx, 30*time.Second, func(ctx context.Context) (*clientv3.MemberListResponse, error) {
+		return cli.MemberList(ctx)
+	})
+	if lerr != nil {
+		return nil, 0, errors.Join(err, lerr)
+	}
+	for _, mem := range list.Members {
+		for _, u := range mem.PeerURLs {
+			if u == peerURL && mem.IsLearner {
+				return list.Members, mem.ID, nil
+			}
+		}
+	}
+	return nil, 0, err
 }
 
 // startPromoteAndWait runs the member, promotes it if it is still a learner
@@ -306,7 +335,7 @@ func (c *Cluster) Remove(ctx context.Context, cm cluster.Member) error {
 	if err != nil {
 		return err
 	}
-	cli, err := c.votersClient(ctx, m)
+	cli, err := c.leaderClient(ctx, m)
 	if err != nil {
 		return err
 	}
@@ -547,6 +576,37 @@ func (c *Cluster) memberFailure(m *Member, op string, err error) error {
 		line = lastLines(log, 3)
 	}
 	return &cluster.MemberError{Member: m.name, Op: op, LogLine: line, Err: err}
+}
+
+// leaderClient returns a client bound to the leader (or, when m leads and is
+// to be skipped, to another member). A member validates a membership change
+// against its own view before proposing it, and after an upgrade views can
+// differ, so which member takes the request matters: always the leader, as
+// Cluster API's KCP does, keeps runs repeatable.
+func (c *Cluster) leaderClient(ctx context.Context, skip ...*Member) (*clientv3.Client, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for ctx.Err() == nil {
+		for _, m := range c.ProcessMembers() {
+			if !m.Running() || (len(skip) > 0 && m == skip[0]) {
+				continue
+			}
+			cli, err := newClient([]string{m.clientURL})
+			if err != nil {
+				continue
+			}
+			sctx, scancel := context.WithTimeout(ctx, 2*time.Second)
+			st, err := cli.Status(sctx, m.clientURL)
+			scancel()
+			if err == nil && st.Leader != 0 && st.Leader == st.Header.MemberId {
+				return cli, nil
+			}
+			cli.Close()
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	// No leader found (or it is the member being removed): any member.
+	return c.votersClient(ctx, skip...)
 }
 
 // votersClient returns a client over the running members except skip.
