@@ -39,6 +39,8 @@ func All() []Scenario {
 			// Control: no member was ever a learner, and an in-place
 			// upgrade adds none.
 			s("1.33 (etcd 3.5.17, no learner history) → 1.34", static(path("3.5.17", inPlace, t)), "static", false, false),
+			// Control on the bumped release: no learner history, in place.
+			s("1.33 (etcd 3.5.21, no learner history) → 1.34", static(path("3.5.21", inPlace, t)), "static", false, false),
 			// No learner history either, but a replacement creates it: the
 			// new members join as learners and 3.5.17 members record their
 			// promotion in the v2store only.
@@ -66,6 +68,3 @@ func All() []Scenario {
 func s(k8s string, p upgrade.Path, suffix string, risk, fast bool) Scenario {
 	return must(Scenario{Name: Name(p, suffix), Kubernetes: k8s, Path: p, Risk: risk, Fast: fast})
 }
-
-// expected holds the measured verdicts, per scenario and provider.
-var expected = map[string]map[string]Expectation{}

@@ -1,0 +1,57 @@
+package scenarios
+
+import "etcd-upgrade-e2e/framework/upgrade"
+
+// Measured on the process provider: `make e2e` on a 2-core machine,
+// 2026-11-27, real etcd binaries built from the Go module proxy, snapshot
+// count 100, 6000 catch-up writes. Each evidence names what the run's
+// matrix.json and <provider>/<name>/result.json showed. Every one of these was
+// also reproduced by later runs (`make stress`).
+const run = "measured 2026-11-27 (process provider, make e2e): "
+
+// Shared explanations.
+const (
+	attributesLost = "after the last member restarts at 3.6 it lists the others with no name or no client URLs, while they list themselves in full: " +
+		"etcd 3.5.1–3.5.19 never write a published name or client URLs of an existing member to the v3store (the same refusal that drops promotions, etcd issue 19557), " +
+		"3.6 reads the v3store, and the 3.6 start-up sync (etcd PR 19636) repairs learner flags only; the others published before the last member left 3.5, so it never sees their attributes. " +
+		"This holds with or without learner history."
+	tooManyLearners = "the first 3.6 member is sent a raft snapshot by a 3.5.17 leader whose v3store still lists the promoted members as learners (etcd issue 19557); " +
+		"it logs `Validation on configuration change failed ... membership: too many learner members in cluster` and the next join is refused with `etcdserver: too many learner members in cluster`"
+	wrongDataTravels = "hop 1 replaces every ≤3.5.19 member by 3.5.21 members that were sent snapshots by the ≤3.5.19 leader (etcd issue 20793): their v3store lists promoted members as learners and 3.5.21 repairs only at start-up, which a replacement never does. " +
+		"In hop 2 the first 3.6 member joins from that data: `membership: too many learner members in cluster`, then the next member fails (`discovery failed: error validating peerURLs`, or on some releases a peer panics with `failed to update; member unknown`). " +
+		"etcd issue 20793 reported exactly this chain failing at 1.34.1 (etcd 3.6.4); it fails on 3.6.5 and 3.6.16 too"
+	faultsSafe = "the safe path stays consistent through the fault, every key read back (faults and their times in result.json)"
+	fixed      = "every member agrees, no promoted member is a learner, every key read back, audit consistent after the last hop"
+)
+
+var expected = map[string]map[string]Expectation{
+	"3.5.17-to-3.6.5-in-place":                              process(upgrade.Inconsistent, run+attributesLost),
+	"3.5.17-to-3.6.16-in-place":                             process(upgrade.Inconsistent, run+attributesLost),
+	"3.5.17-to-3.6.5-in-place-static":                       process(upgrade.Inconsistent, run+attributesLost),
+	"3.5.17-to-3.6.16-in-place-static":                      process(upgrade.Inconsistent, run+attributesLost),
+	"3.5.17-to-3.6.5-replace":                               process(upgrade.UpgradeFailed, run+tooManyLearners),
+	"3.5.17-to-3.6.16-replace":                              process(upgrade.UpgradeFailed, run+tooManyLearners),
+	"3.5.17-to-3.6.5-replace-static":                        process(upgrade.Inconsistent, run+"the new 3.6 members join as learners and the 3.5.17 leader records their promotion in its v2store only; the last one, sent a snapshot by that leader, lists the first two as unnamed learners and one of them stops answering: learner history is created by the replacement itself"),
+	"3.5.17-to-3.6.16-replace-static":                       process(upgrade.Inconsistent, run+"the new 3.6 members join as learners and the 3.5.17 leader records their promotion in its v2store only; the last one, sent a snapshot by that leader, lists the first two as unnamed learners and one of them stops answering: learner history is created by the replacement itself"),
+	"3.5.21-to-3.6.5-in-place":                              process(upgrade.Consistent, run+fixed+"; 3.5.21 writes promotions and attributes to the v3store"),
+	"3.5.21-to-3.6.16-in-place":                             process(upgrade.Consistent, run+fixed),
+	"3.5.21-to-3.6.5-replace":                               process(upgrade.Consistent, run+fixed+"; new 3.6 members were sent snapshots by a 3.5.21 leader"),
+	"3.5.21-to-3.6.16-replace":                              process(upgrade.Consistent, run+fixed+"; new 3.6 members were sent snapshots by a 3.5.21 leader"),
+	"3.5.21-to-3.6.5-in-place-static":                       process(upgrade.Consistent, run+fixed),
+	"3.5.21-to-3.6.16-in-place-static":                      process(upgrade.Consistent, run+fixed),
+	"3.5.16-to-3.5.21-to-3.6.5-in-place":                    process(upgrade.Consistent, run+fixed+"; every member restarted at 3.5.21, which repairs its v3store at start-up (etcd PR 19563), before 3.6"),
+	"3.5.16-to-3.5.21-to-3.6.16-in-place":                   process(upgrade.Consistent, run+fixed+"; every member restarted at 3.5.21, which repairs its v3store at start-up (etcd PR 19563), before 3.6"),
+	"3.5.16-to-3.5.21-to-3.6.5-replace":                     process(upgrade.UpgradeFailed, run+"the etcd issue 20793 mechanism from 3.5.16: "+wrongDataTravels),
+	"3.5.16-to-3.5.21-to-3.6.16-replace":                    process(upgrade.UpgradeFailed, run+"the etcd issue 20793 mechanism from 3.5.16: "+wrongDataTravels),
+	"3.5.19-to-3.5.21-to-3.6.4-replace-issue-20793":         process(upgrade.UpgradeFailed, run+wrongDataTravels),
+	"3.5.19-to-3.5.21-to-3.6.5-replace-issue-20793":         process(upgrade.UpgradeFailed, run+wrongDataTravels),
+	"3.5.19-to-3.5.21-to-3.6.16-replace-issue-20793":        process(upgrade.UpgradeFailed, run+wrongDataTravels),
+	"3.5.21-to-3.6.16-in-place-kill-mid-hop":                process(upgrade.Consistent, run+faultsSafe),
+	"3.5.21-to-3.6.16-in-place-lose-quorum":                 process(upgrade.Consistent, run+faultsSafe),
+	"3.5.21-to-3.6.16-replace-kill-mid-hop":                 process(upgrade.Consistent, run+faultsSafe),
+	"3.5.21-to-3.6.16-replace-kill-leader-during-promotion": process(upgrade.Consistent, run+faultsSafe+"; the retried learner add finds the member its lost first attempt added"),
+	"3.5.21-to-3.6.16-replace-restart-during-snapshot":      process(upgrade.Consistent, run+faultsSafe),
+	"3.5.21-to-3.6.16-replace-lose-quorum":                  process(upgrade.Consistent, run+faultsSafe),
+	"3.5.19-to-3.5.24-to-3.6.5-replace":                     process(upgrade.Consistent, run+fixed+"; 3.5.24 repairs the membership of a snapshot it is sent (etcd PR 20797)"),
+	"3.5.19-to-3.5.24-to-3.6.16-replace":                    process(upgrade.Consistent, run+fixed+"; 3.5.24 repairs the membership of a snapshot it is sent (etcd PR 20797)"),
+}
