@@ -15,10 +15,11 @@ const (
 		"etcd 3.5.1–3.5.19 never write a published name or client URLs of an existing member to the v3store (the same refusal that drops promotions, etcd issue 19557), " +
 		"3.6 reads the v3store, and the 3.6 start-up sync (etcd PR 19636) repairs learner flags only; the others published before the last member left 3.5, so it never sees their attributes. " +
 		"This holds with or without learner history."
-	tooManyLearners = "the first 3.6 member is sent a raft snapshot by a 3.5.17 leader whose v3store still lists the promoted members as learners (etcd issue 19557); " +
-		"it logs `Validation on configuration change failed ... membership: too many learner members in cluster` and the next join is refused with `etcdserver: too many learner members in cluster`"
+	tooManyLearners = "the first 3.6 member is sent a raft snapshot by the 3.5.17 leader, whose v3store still lists the promoted members as learners (etcd issue 19557). " +
+		"On 3.6.5 it logs `Validation on configuration change failed ... membership: too many learner members in cluster` when the next learner is added, and that learner dies with `discovery failed: error validating peerURLs`; " +
+		"on 3.6.16 it panics with `failed to update; member unknown` when a member it does not know publishes its attributes, and the next learner add is refused (`etcdserver: unhealthy cluster`)"
 	wrongDataTravels = "hop 1 replaces every ≤3.5.19 member by 3.5.21 members that were sent snapshots by the ≤3.5.19 leader (etcd issue 20793): their v3store lists promoted members as learners and 3.5.21 repairs only at start-up, which a replacement never does. " +
-		"In hop 2 the first 3.6 member joins from that data: `membership: too many learner members in cluster`, then the next member fails (`discovery failed: error validating peerURLs`, or on some releases a peer panics with `failed to update; member unknown`). " +
+		"In hop 2 the first 3.6 member joins from that data and panics with `failed to update; member unknown`, and the next learner add is refused (`etcdserver: unhealthy cluster`). " +
 		"etcd issue 20793 reported exactly this chain failing at 1.34.1 (etcd 3.6.4); it fails on 3.6.5 and 3.6.16 too"
 	faultsSafe = "the safe path stays consistent through the fault, every key read back (faults and their times in result.json)"
 	fixed      = "every member agrees, no promoted member is a learner, every key read back, audit consistent after the last hop"

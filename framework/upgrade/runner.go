@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
@@ -121,7 +122,20 @@ func (r *runner) memberLogEvidence(ctx context.Context, err error) []string {
 			out = append(out, m.Name()+" log: "+line)
 		}
 	}
+	// A member that died says more than one that refused a request because
+	// of it: fatal and panic lines first.
+	sort.SliceStable(out, func(i, j int) bool { return severity(out[i]) > severity(out[j]) })
 	return out
+}
+
+func severity(line string) int {
+	switch {
+	case strings.Contains(line, `"level":"fatal"`), strings.Contains(line, `"level":"panic"`), strings.Contains(line, "log: panic:"):
+		return 2
+	case strings.Contains(line, `"level":"error"`):
+		return 1
+	}
+	return 0
 }
 
 func failureEvidence(err error) []string {
