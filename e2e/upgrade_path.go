@@ -13,6 +13,7 @@ import (
 
 	"etcd-upgrade-e2e/framework/cluster"
 	"etcd-upgrade-e2e/framework/etcdbin"
+	"etcd-upgrade-e2e/framework/kind"
 	"etcd-upgrade-e2e/framework/process"
 	"etcd-upgrade-e2e/framework/report"
 	"etcd-upgrade-e2e/framework/upgrade"
@@ -101,6 +102,8 @@ func newCluster(ctx context.Context, in UpgradePathSpecInput) cluster.Cluster {
 		)
 		Expect(err).NotTo(HaveOccurred())
 		return cl
+	case "kind":
+		return newKindCluster(ctx, in)
 	default:
 		Skip(fmt.Sprintf("provider %q is not available in this build", in.Provider))
 		return nil
@@ -108,6 +111,11 @@ func newCluster(ctx context.Context, in UpgradePathSpecInput) cluster.Cluster {
 }
 
 func printKeepHints(cl cluster.Cluster) {
+	if kc, ok := cl.(*kind.Cluster); ok {
+		GinkgoWriter.Print(kc.KeepHints())
+		AddReportEntry("kept", kc.KeepHints())
+		return
+	}
 	pc, ok := cl.(*process.Cluster)
 	if !ok {
 		return

@@ -53,6 +53,8 @@ var expected = map[string]map[string]Expectation{
 	"3.5.21-to-3.6.16-replace-kill-leader-during-promotion": process(upgrade.Consistent, run+faultsSafe+"; the retried learner add finds the member its lost first attempt added"),
 	"3.5.21-to-3.6.16-replace-restart-during-snapshot":      process(upgrade.Consistent, run+faultsSafe),
 	"3.5.21-to-3.6.16-replace-lose-quorum":                  process(upgrade.Consistent, run+faultsSafe),
+	"3.5.24-to-3.6.5-replace":                               process(upgrade.Consistent, run+fixed+"; Kubernetes 1.33.13's own etcd pin, new members sent snapshots by a 3.5.24 leader"),
+	"3.5.24-to-3.6.5-in-place":                              process(upgrade.Consistent, run+fixed+"; Kubernetes 1.33.13's own etcd pin"),
 	"3.5.19-to-3.5.24-to-3.6.5-replace":                     process(upgrade.Consistent, run+fixed+"; 3.5.24 repairs the membership of a snapshot it is sent (etcd PR 20797)"),
 	"3.5.19-to-3.5.24-to-3.6.16-replace":                    process(upgrade.Consistent, run+fixed+"; 3.5.24 repairs the membership of a snapshot it is sent (etcd PR 20797)"),
 }

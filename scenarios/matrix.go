@@ -62,6 +62,8 @@ func All() []Scenario {
 	for i := range all {
 		all[i].Expected = expected[all[i].Name]
 	}
+	// Kubernetes 1.33.13's own etcd (kubeadm's pin, 3.5.24) to 1.34.
+	all = append(all, KindScenarios()...)
 	return all
 }
 

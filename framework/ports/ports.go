@@ -69,6 +69,36 @@ func (a *Allocator) Reserve() (int, error) {
 	return 0, errors.New("no free loopback port left in the harness range")
 }
 
+// ReserveAbove returns the lowest free port above after. A cluster that
+// hands its members rising ports makes their peer URLs sort in join order,
+// and etcd asks peers for the cluster membership in sorted URL order, so
+// which member a new one learns the membership from no longer depends on
+// chance. An after of 0 starts at a random port in the lower part of the
+// range, leaving room above.
+func (a *Allocator) ReserveAbove(after int) (int, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if after < lowPort {
+		after = lowPort + rand.IntN((highPort-lowPort)/4)
+	}
+	for port := after + 1; port < highPort; port++ {
+		if _, mine := a.held[port]; mine {
+			continue
+		}
+		f, err := a.lock(port)
+		if err != nil {
+			continue
+		}
+		if !free(port) {
+			_ = f.Close()
+			continue
+		}
+		a.held[port] = f
+		return port, nil
+	}
+	return 0, fmt.Errorf("no free loopback port above %d in the harness range", after)
+}
+
 // Release gives back every port this allocator holds.
 func (a *Allocator) Release() {
 	a.mu.Lock()

@@ -63,3 +63,22 @@ func TestReserveSkipsPortsInUse(t *testing.T) {
 		}
 	}
 }
+
+func TestReserveAboveRises(t *testing.T) {
+	a, err := NewAllocator(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Release()
+	last := 0
+	for i := 0; i < 20; i++ {
+		p, err := a.ReserveAbove(last)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p <= last {
+			t.Fatalf("port %d not above %d", p, last)
+		}
+		last = p
+	}
+}

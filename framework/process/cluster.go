@@ -31,10 +31,11 @@ type Cluster struct {
 	cfg   config
 	ports *ports.Allocator
 
-	mu      sync.Mutex
-	members []*Member // current members in join order
-	removed []*Member
-	seq     int
+	mu       sync.Mutex
+	members  []*Member // current members in join order
+	removed  []*Member
+	seq      int
+	lastPort int
 }
 
 var (
@@ -101,15 +102,20 @@ func (c *Cluster) newMember(ctx context.Context, v etcdbin.Version) (*Member, er
 	if err != nil {
 		return nil, err
 	}
-	peer, err := c.ports.Reserve()
+	// Rising ports: peer URLs sort in join order (see ports.ReserveAbove).
+	c.mu.Lock()
+	last := c.lastPort
+	c.mu.Unlock()
+	peer, err := c.ports.ReserveAbove(last)
 	if err != nil {
 		return nil, err
 	}
-	client, err := c.ports.Reserve()
+	client, err := c.ports.ReserveAbove(peer)
 	if err != nil {
 		return nil, err
 	}
 	c.mu.Lock()
+	c.lastPort = client
 	c.seq++
 	name := fmt.Sprintf("%s-cp%d", c.cfg.name, c.seq)
 	c.mu.Unlock()

@@ -1,0 +1,137 @@
+package e2e
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"etcd-upgrade-e2e/framework/cluster"
+	"etcd-upgrade-e2e/framework/fscache"
+	"etcd-upgrade-e2e/framework/kind"
+	"etcd-upgrade-e2e/framework/nodeimage"
+	"etcd-upgrade-e2e/framework/nodeimage/dockerenv"
+	"etcd-upgrade-e2e/framework/upgrade"
+)
+
+// DefaultKindMemberTimeout bounds how long a member of a kind cluster may
+// take to serve after its static pod changed: the kubelet, not the harness,
+// restarts it.
+const DefaultKindMemberTimeout = 2 * time.Minute
+
+// kindSetup is what every kind spec of this process shares: Docker checked
+// and made usable for kind, and one node image carrying the etcd images of
+// every selected scenario.
+type kindSetup struct {
+	skip    string // why kind specs cannot run here; "" when they can
+	err     error  // a failure to provide the images
+	builder *nodeimage.Builder
+	image   nodeimage.NodeImage
+}
+
+var (
+	kindOnce   sync.Once
+	kindShared kindSetup
+)
+
+// prepareKind runs the pre-flight once per process: a missing, old or
+// unusable Docker makes every kind spec skip with the reason.
+func prepareKind(ctx context.Context) kindSetup {
+	kindOnce.Do(func() {
+		s := &kindShared
+		if st := dockerenv.Check(ctx); !st.Usable() {
+			s.skip = st.Problem
+			return
+		}
+		changed, problem := kind.EnsureHostLimits(os.Geteuid() == 0)
+		if len(changed) > 0 {
+			GinkgoWriter.Printf("raised host limits for kind: %s\n", strings.Join(changed, ", "))
+		}
+		if problem != "" {
+			s.skip = problem
+			return
+		}
+		s.builder = nodeimage.New(nodeimage.WithLog(GinkgoWriter), nodeimage.WithEtcdProvisioner(binaries),
+			// A fresh CI machine lacks debootstrap; as root it is installed.
+			nodeimage.WithInstallDeps(os.Geteuid() == 0))
+		env, err := s.builder.PrepareDocker(ctx)
+		if err != nil {
+			s.skip = "Docker cannot run kind nodes here: " + err.Error()
+			return
+		}
+		if s.err = env.Apply(); s.err != nil {
+			return
+		}
+		if config.NodeImage != "" {
+			if out, err := exec.CommandContext(ctx, "docker", "image", "inspect", "--format", "{{.Id}}", config.NodeImage).CombinedOutput(); err != nil {
+				s.err = fmt.Errorf("-node-image %s: %v: %s", config.NodeImage, err, strings.TrimSpace(string(out)))
+				return
+			}
+			s.image = nodeimage.NodeImage{Ref: config.NodeImage}
+		} else if s.image, s.err = s.builder.NodeImage(ctx, nodeimage.DefaultKubernetesVersion, neededVersions()); s.err != nil {
+			return
+		}
+		_, s.err = s.builder.LoadBalancerImage(ctx)
+	})
+	return kindShared
+}
+
+// newKindCluster builds the scenario's kind cluster. Kind specs hold a lock
+// for their whole run, so that they run one at a time even under ginkgo -p:
+// two clusters at once do not fit this machine's two cores.
+func newKindCluster(ctx context.Context, in UpgradePathSpecInput) cluster.Cluster {
+	if in.Scenario.Path.Bootstrap == upgrade.Static {
+		Skip("kind builds control planes with kubeadm only (init, then learner joins): a static bootstrap is the process provider's control")
+	}
+	setup := prepareKind(ctx)
+	if setup.skip != "" {
+		Skip("kind: " + setup.skip)
+	}
+	Expect(setup.err).NotTo(HaveOccurred(), "kind node image")
+
+	unlock, err := fscache.Lock(ctx, filepath.Join(binaries.CacheDir(), "kind-spec.lock"))
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(unlock)
+
+	opts := []kind.Option{
+		kind.WithName(kindClusterName(in.Scenario.Name)),
+		kind.WithDir(in.ArtifactsDir),
+		kind.WithNodeImage(setup.image.Ref),
+		kind.WithControlPlanes(in.Scenario.Path.Size),
+		kind.WithSnapshotCount(in.Config.SnapshotCount),
+		kind.WithKeep(in.Keep),
+		kind.WithLog(GinkgoWriter),
+		kind.WithStartTimeout(DefaultKindMemberTimeout),
+		// Control-plane kubelets reach the API through kind's load balancer
+		// (kubeadm before 1.31): with kubeadm 1.33's local mode a kubelet
+		// waits ~34 s for its own API server, whose only etcd is the one
+		// restarting, before it starts the new etcd (framework/kind docs).
+		kind.WithKubeletLocalMode(false),
+	}
+	if setup.builder != nil {
+		opts = append(opts, kind.WithImageLoader(setup.builder.LoadEtcdImages))
+	}
+	cl, err := kind.New(opts...)
+	Expect(err).NotTo(HaveOccurred())
+	return cl
+}
+
+// kindClusterName is unique per spec and starts with kind.NamePrefix.
+func kindClusterName(scenario string) string {
+	b := make([]byte, 2)
+	_, _ = rand.Read(b)
+	s := shortName(scenario)
+	if len(s) > 22 {
+		s = s[:22]
+	}
+	return kind.NamePrefix + strings.Trim(s, "-.") + "-" + hex.EncodeToString(b)
+}

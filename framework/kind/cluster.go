@@ -1,0 +1,701 @@
+package kind
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	kindcluster "sigs.k8s.io/kind/pkg/cluster"
+	"sigs.k8s.io/kind/pkg/cluster/nodes"
+	"sigs.k8s.io/kind/pkg/cluster/nodeutils"
+
+	"etcd-upgrade-e2e/framework/cluster"
+	"etcd-upgrade-e2e/framework/etcdbin"
+	"etcd-upgrade-e2e/kindconfigs"
+)
+
+// Cluster is a kind cluster whose control-plane etcd members are under
+// test; it implements cluster.Cluster.
+type Cluster struct {
+	cfg        config
+	provider   *kindcluster.Provider
+	kubeconfig string
+
+	// created is closed when kind's create has returned (it cannot be
+	// cancelled, so Close waits for it before deleting).
+	created   chan struct{}
+	createErr error
+
+	mu      sync.Mutex
+	tls     *tls.Config
+	members []*Member // current members, in join order
+	pending []*Member // control planes kind created that no Join claimed yet
+	removed []*Member
+	next    int // number of the next control-plane container
+	closed  bool
+}
+
+var _ cluster.Cluster = (*Cluster)(nil)
+
+// New prepares a cluster; Init creates it.
+func New(opts ...Option) (*Cluster, error) {
+	cfg := defaultConfig()
+	for _, o := range opts {
+		o(&cfg)
+	}
+	var errs []error
+	if !strings.HasPrefix(cfg.name, NamePrefix) {
+		errs = append(errs, fmt.Errorf("cluster name %q must start with %q, which cleanup looks for", cfg.name, NamePrefix))
+	}
+	if cfg.dir == "" {
+		errs = append(errs, errors.New("no artifacts directory (WithDir)"))
+	}
+	if cfg.nodeImage == "" {
+		errs = append(errs, errors.New("no node image (WithNodeImage)"))
+	}
+	if cfg.controlPlanes < 2 {
+		// kind only runs its load balancer for two or more control planes,
+		// and replacing the only API server endpoint would break the cluster.
+		errs = append(errs, fmt.Errorf("%d control planes: the kind provider needs at least 2", cfg.controlPlanes))
+	}
+	if cfg.snapshotCount < 1 {
+		errs = append(errs, fmt.Errorf("snapshot count %d must be positive", cfg.snapshotCount))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("kind cluster: %w", err)
+	}
+	if err := os.MkdirAll(cfg.dir, 0o755); err != nil {
+		return nil, fmt.Errorf("kind cluster: artifacts dir: %w", err)
+	}
+	return &Cluster{
+		cfg:        cfg,
+		provider:   kindcluster.NewProvider(kindcluster.ProviderWithDocker(), kindcluster.ProviderWithLogger(newLogger(cfg.log, cfg.verbose))),
+		kubeconfig: filepath.Join(cfg.dir, "kubeconfig"),
+		next:       cfg.controlPlanes + 1,
+	}, nil
+}
+
+// Provider names this provider.
+func (c *Cluster) Provider() string { return "kind" }
+
+// Name is the kind cluster name.
+func (c *Cluster) Name() string { return c.cfg.name }
+
+// ArtifactsDir holds the kind config, kubeconfig, exported logs and the
+// output of every kubeadm join and reset.
+func (c *Cluster) ArtifactsDir() string { return c.cfg.dir }
+
+// Kubeconfig is the cluster's kubeconfig (API server on a loopback port).
+func (c *Cluster) Kubeconfig() string { return c.kubeconfig }
+
+// Members returns the current members in join order.
+func (c *Cluster) Members() []cluster.Member {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]cluster.Member, len(c.members))
+	for i, m := range c.members {
+		out[i] = m
+	}
+	return out
+}
+
+// KindMembers returns the current members with their kind details.
+func (c *Cluster) KindMembers() []*Member {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]*Member(nil), c.members...)
+}
+
+func (c *Cluster) logf(format string, args ...any) {
+	fmt.Fprintf(c.cfg.log, format+"\n", args...)
+}
+
+// createMu serialises kind creates in this process: the docker network is
+// chosen through the process environment (KIND_EXPERIMENTAL_DOCKER_NETWORK).
+var createMu sync.Mutex
+
+// Init creates the kind cluster with all its initial control planes at
+// etcd v (kubeadm init on the first, kubeadm join --control-plane with
+// learner promotion on the others) and returns the first member.
+func (c *Cluster) Init(ctx context.Context, v etcdbin.Version) (cluster.Member, error) {
+	c.mu.Lock()
+	if c.created != nil || c.closed {
+		c.mu.Unlock()
+		return nil, errors.New("kind cluster: Init called twice or after Close")
+	}
+	c.created = make(chan struct{})
+	c.mu.Unlock()
+
+	kc := kindconfigs.Default(v.String())
+	kc.Name = c.cfg.name
+	kc.ControlPlanes = c.cfg.controlPlanes
+	kc.SnapshotCount = c.cfg.snapshotCount
+	kc.FileCheckFrequency, kc.SyncFrequency = c.cfg.fileCheck, c.cfg.syncFrequency
+	kc.KubeletLocalAPIServer = c.cfg.kubeletLocal
+	raw, err := kindconfigs.Render(kc)
+	if err != nil {
+		close(c.created)
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(c.cfg.dir, "kind-config.yaml"), raw, 0o644); err != nil {
+		close(c.created)
+		return nil, fmt.Errorf("writing the kind config: %w", err)
+	}
+
+	start := time.Now()
+	c.logf("creating kind cluster %s: %d control planes, etcd %s, node image %s", c.cfg.name, c.cfg.controlPlanes, v, c.cfg.nodeImage)
+	go func() {
+		defer close(c.created)
+		createMu.Lock()
+		defer createMu.Unlock()
+		restore := setenv("KIND_EXPERIMENTAL_DOCKER_NETWORK", c.cfg.name)
+		defer restore()
+		err := c.provider.Create(c.cfg.name,
+			kindcluster.CreateWithRawConfig(raw),
+			kindcluster.CreateWithNodeImage(c.cfg.nodeImage),
+			// Close deletes the cluster, after exporting its logs, also
+			// when the create failed.
+			kindcluster.CreateWithRetain(true),
+			// Nodes stay NotReady without a CNI; etcd does not care.
+			kindcluster.CreateWithWaitForReady(0),
+			kindcluster.CreateWithKubeconfigPath(c.kubeconfig),
+			kindcluster.CreateWithDisplayUsage(false),
+			kindcluster.CreateWithDisplaySalutation(false),
+		)
+		c.createErr = runErrorOutput(err)
+	}()
+	select {
+	case <-c.created:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("creating kind cluster %s: %w", c.cfg.name, ctx.Err())
+	}
+	if c.createErr != nil {
+		return nil, &cluster.MemberError{Member: c.cfg.name + "-control-plane", Op: "init", LogLine: c.bootstrapEvidence(ctx), Err: fmt.Errorf("kind create cluster: %w", c.createErr)}
+	}
+	c.logf("kind cluster %s created in %s", c.cfg.name, time.Since(start).Round(100*time.Millisecond))
+
+	cps, err := c.controlPlaneNodes()
+	if err != nil {
+		return nil, err
+	}
+	if len(cps) != c.cfg.controlPlanes {
+		return nil, fmt.Errorf("kind created %d control planes, want %d", len(cps), c.cfg.controlPlanes)
+	}
+	certs, err := readClientCerts(ctx, cps[0])
+	if err != nil {
+		return nil, err
+	}
+	tc, err := certs.tlsConfig()
+	if err != nil {
+		return nil, fmt.Errorf("etcd client certificates of %s: %w", cps[0].String(), err)
+	}
+	var ms []*Member
+	for _, n := range cps {
+		ep, err := publishedEndpoint(ctx, n.String())
+		if err != nil {
+			return nil, err
+		}
+		ms = append(ms, &Member{name: n.String(), endpoint: ep, version: v})
+	}
+	c.mu.Lock()
+	c.tls = tc
+	c.members = []*Member{ms[0]}
+	c.pending = ms[1:]
+	c.mu.Unlock()
+	if !c.cfg.kubeletLocal {
+		// The kubelets use the load balancer: give it the harness's config,
+		// for the connections they hold already too.
+		if err := c.updateLoadBalancer(ctx); err != nil {
+			return nil, err
+		}
+		if err := c.restartLoadBalancer(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if err := c.waitServing(ctx, cps[0], ms[0], "init", start, nil); err != nil {
+		return nil, err
+	}
+	c.logf("%s: initialised cluster at etcd %s (%s)", ms[0].name, v, ms[0].endpoint)
+	return ms[0], nil
+}
+
+// Join adds a control-plane member at etcd v. While control planes that
+// kind created are unclaimed, Join returns the next of them (kind joined
+// it with kubeadm, as a learner then promoted); afterwards it adds a node.
+func (c *Cluster) Join(ctx context.Context, v etcdbin.Version) (cluster.Member, error) {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil, errors.New("kind cluster: Join after Close")
+	}
+	if len(c.pending) > 0 {
+		m := c.pending[0]
+		if m.Version() != v {
+			c.mu.Unlock()
+			return nil, fmt.Errorf("kind created %s at etcd %s; a join at %s needs the initial control planes claimed first", m.name, m.Version(), v)
+		}
+		c.pending = c.pending[1:]
+		c.members = append(c.members, m)
+		c.mu.Unlock()
+		n, err := c.node(m.name)
+		if err != nil {
+			return m, err
+		}
+		if err := c.waitServing(ctx, n, m, "join", time.Time{}, nil); err != nil {
+			return m, err
+		}
+		c.logf("%s: joined by kind (kubeadm join --control-plane: learner, then promoted) at etcd %s", m.name, v)
+		return m, nil
+	}
+	c.mu.Unlock()
+	return c.addControlPlane(ctx, v)
+}
+
+// Remove takes m out as Cluster API does with a machine: out of the load
+// balancer, `kubeadm reset` on the node (which removes its etcd member),
+// its Node object deleted, its container removed.
+func (c *Cluster) Remove(ctx context.Context, cm cluster.Member) error {
+	m, err := c.own(cm)
+	if err != nil {
+		return err
+	}
+	n, err := c.node(m.name)
+	if err != nil {
+		return err
+	}
+	peer, err := c.peerNode(m)
+	if err != nil {
+		return err
+	}
+	if err := c.updateLoadBalancer(ctx, m.name); err != nil {
+		return &cluster.MemberError{Member: m.name, Op: "remove", Err: err}
+	}
+	c.saveNodeLogs(ctx, n, "before-reset")
+
+	out, resetErr := c.nodeRunLogged(ctx, n, m.name, "kubeadm-reset.log", "kubeadm", "reset", "--force", "--v=5")
+	if resetErr != nil {
+		c.logf("%s: kubeadm reset failed (%v); removing the member through etcd", m.name, shortErr(resetErr))
+	}
+	if err := c.ensureMemberGone(ctx, m); err != nil {
+		return &cluster.MemberError{Member: m.name, Op: "remove", LogLine: kubeadmErrorLine(out), Err: err}
+	}
+	if _, err := kubectl(ctx, peer, "delete", "node", m.name, "--ignore-not-found", "--wait=false"); err != nil {
+		c.logf("%s: deleting the Node object: %v", m.name, shortErr(err))
+	}
+	if _, err := docker(ctx, "rm", "--force", "--volumes", m.name); err != nil {
+		return fmt.Errorf("removing node container %s: %w", m.name, err)
+	}
+	c.mu.Lock()
+	for i, x := range c.members {
+		if x == m {
+			c.members = append(c.members[:i], c.members[i+1:]...)
+			break
+		}
+	}
+	c.removed = append(c.removed, m)
+	c.mu.Unlock()
+	c.logf("%s: removed (kubeadm reset, node deleted, container removed)", m.name)
+	return nil
+}
+
+// ensureMemberGone checks that m left the membership; kubeadm reset only
+// warns when it cannot remove the member, so the harness finishes the job
+// through another member, as an operator would.
+func (c *Cluster) ensureMemberGone(ctx context.Context, m *Member) error {
+	cli, err := c.votersClient(m)
+	if err != nil {
+		return err
+	}
+	defer cli.Close()
+	id := m.ID()
+	resp, err := withRetry(ctx, 30*time.Second, func(ctx context.Context) (*clientv3.MemberListResponse, error) {
+		return cli.MemberList(ctx)
+	})
+	if err != nil {
+		return fmt.Errorf("member list after kubeadm reset: %w", err)
+	}
+	for _, pm := range resp.Members {
+		if pm.ID == id || (id == 0 && pm.Name == m.name) {
+			c.logf("%s: still a member after kubeadm reset; removing it through etcd", m.name)
+			if _, err := withRetry(ctx, 30*time.Second, func(ctx context.Context) (*clientv3.MemberRemoveResponse, error) {
+				return cli.MemberRemove(ctx, pm.ID)
+			}); err != nil {
+				return fmt.Errorf("member remove: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+// Upgrade points the node's etcd static pod manifest at etcd v, as kubeadm
+// upgrade does; the kubelet restarts the pod on the same data dir.
+func (c *Cluster) Upgrade(ctx context.Context, cm cluster.Member, v etcdbin.Version) error {
+	m, err := c.own(cm)
+	if err != nil {
+		return err
+	}
+	n, err := c.node(m.name)
+	if err != nil {
+		return err
+	}
+	if err := c.ensureEtcdImage(ctx, n, v); err != nil {
+		return &cluster.MemberError{Member: m.name, Op: "upgrade", Err: err}
+	}
+	manifest, err := nodeOutput(ctx, n, "cat", etcdManifest)
+	if err != nil {
+		return &cluster.MemberError{Member: m.name, Op: "upgrade", Err: err}
+	}
+	updated, err := setManifestImage(manifest, kindconfigs.EtcdImageTag(v.String()))
+	if err != nil {
+		return &cluster.MemberError{Member: m.name, Op: "upgrade", Err: err}
+	}
+	from := m.Version()
+	// Write beside the manifest directory and rename into it, as kubeadm
+	// does: the kubelet must never read half a manifest.
+	next := "/etc/kubernetes/etcd.yaml.next"
+	if err := nodeutils.WriteFile(n, next, updated); err != nil {
+		return &cluster.MemberError{Member: m.name, Op: "upgrade", Err: err}
+	}
+	start := time.Now()
+	if _, err := nodeRun(ctx, n, nil, "mv", next, etcdManifest); err != nil {
+		return &cluster.MemberError{Member: m.name, Op: "upgrade", Err: err}
+	}
+	m.setVersion(v)
+	if err := c.waitServing(ctx, n, m, "upgrade", start, &v); err != nil {
+		return err
+	}
+	c.logf("%s: upgraded in place %s -> %s", m.name, from, v)
+	return nil
+}
+
+// Stop moves the static pod manifest aside; the kubelet stops the pod
+// (SIGTERM, then its grace period).
+func (c *Cluster) Stop(ctx context.Context, cm cluster.Member) error {
+	m, err := c.own(cm)
+	if err != nil {
+		return err
+	}
+	n, err := c.node(m.name)
+	if err != nil {
+		return err
+	}
+	if err := moveAside(ctx, n); err != nil {
+		return err
+	}
+	return c.waitStopped(ctx, n, m)
+}
+
+// Kill sends SIGKILL to the member's etcd process and moves the manifest
+// aside at once, so that the kubelet does not start it again.
+func (c *Cluster) Kill(ctx context.Context, cm cluster.Member) error {
+	m, err := c.own(cm)
+	if err != nil {
+		return err
+	}
+	n, err := c.node(m.name)
+	if err != nil {
+		return err
+	}
+	cs, err := etcdContainers(ctx, n)
+	if err != nil {
+		return err
+	}
+	for _, ct := range cs {
+		if !ct.running() {
+			continue
+		}
+		if ct.Pid <= 0 {
+			return fmt.Errorf("no pid for the etcd container %s on %s", ct.ID, m.name)
+		}
+		if _, err := nodeRun(ctx, n, nil, "kill", "-KILL", strconv.Itoa(ct.Pid)); err != nil {
+			return fmt.Errorf("killing etcd on %s: %w", m.name, err)
+		}
+	}
+	if err := moveAside(ctx, n); err != nil {
+		return err
+	}
+	return c.waitStopped(ctx, n, m)
+}
+
+// Start puts the manifest back and waits until the member serves.
+func (c *Cluster) Start(ctx context.Context, cm cluster.Member) error {
+	m, err := c.own(cm)
+	if err != nil {
+		return err
+	}
+	n, err := c.node(m.name)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	if _, err := nodeRun(ctx, n, nil, "sh", "-c", fmt.Sprintf("if [ -f %[1]s ]; then mv %[1]s %[2]s; fi", stoppedManifest, etcdManifest)); err != nil {
+		return &cluster.MemberError{Member: m.name, Op: "start", Err: err}
+	}
+	return c.waitServing(ctx, n, m, "start", start, nil)
+}
+
+func moveAside(ctx context.Context, n nodes.Node) error {
+	_, err := nodeRun(ctx, n, nil, "sh", "-c", fmt.Sprintf("if [ -f %[1]s ]; then mv %[1]s %[2]s; fi", etcdManifest, stoppedManifest))
+	if err != nil {
+		return fmt.Errorf("moving the etcd manifest aside on %s: %w", n.String(), err)
+	}
+	return nil
+}
+
+func (c *Cluster) waitStopped(ctx context.Context, n nodes.Node, m *Member) error {
+	deadline := time.Now().Add(c.cfg.startTimeout)
+	for {
+		cs, err := etcdContainers(ctx, n)
+		if err != nil {
+			return err
+		}
+		running := false
+		for _, ct := range cs {
+			running = running || ct.running()
+		}
+		if !running {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return &cluster.MemberError{Member: m.name, Op: "stop", Err: fmt.Errorf("etcd still running %s after its manifest was moved aside", c.cfg.startTimeout)}
+		}
+		if err := sleep(ctx, 500*time.Millisecond); err != nil {
+			return err
+		}
+	}
+}
+
+// Client returns a client bound to m's published endpoint alone.
+func (c *Cluster) Client(_ context.Context, cm cluster.Member) (*clientv3.Client, error) {
+	tc, err := c.tlsConfig()
+	if err != nil {
+		return nil, err
+	}
+	return newClient(tc, []string{cm.Endpoint()})
+}
+
+// ClusterClient returns a client over every current member's endpoint.
+func (c *Cluster) ClusterClient(context.Context) (*clientv3.Client, error) {
+	tc, err := c.tlsConfig()
+	if err != nil {
+		return nil, err
+	}
+	var eps []string
+	for _, m := range c.KindMembers() {
+		eps = append(eps, m.endpoint)
+	}
+	if len(eps) == 0 {
+		return nil, errors.New("kind cluster: no members")
+	}
+	return newClient(tc, eps)
+}
+
+// Logs returns what the member's latest etcd container wrote (an exited
+// one too: a member that would not start says why there).
+func (c *Cluster) Logs(ctx context.Context, cm cluster.Member) (string, error) {
+	m, err := c.own(cm)
+	if err != nil {
+		return "", err
+	}
+	n, err := c.node(m.name)
+	if err != nil {
+		return "", err
+	}
+	cs, err := etcdContainers(ctx, n)
+	if err != nil || len(cs) == 0 {
+		return "", err
+	}
+	return containerLog(ctx, n, cs[len(cs)-1])
+}
+
+func (c *Cluster) tlsConfig() (*tls.Config, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.tls == nil {
+		return nil, errors.New("kind cluster: not initialised")
+	}
+	return c.tls, nil
+}
+
+func (c *Cluster) own(cm cluster.Member) (*Member, error) {
+	m, ok := cm.(*Member)
+	if !ok || m == nil {
+		return nil, fmt.Errorf("member %v does not belong to a kind cluster", cm)
+	}
+	return m, nil
+}
+
+// node finds a node of this cluster by name.
+func (c *Cluster) node(name string) (nodes.Node, error) {
+	all, err := c.provider.ListNodes(c.cfg.name)
+	if err != nil {
+		return nil, fmt.Errorf("listing nodes of %s: %w", c.cfg.name, err)
+	}
+	for _, n := range all {
+		if n.String() == name {
+			return n, nil
+		}
+	}
+	return nil, fmt.Errorf("kind cluster %s has no node %s", c.cfg.name, name)
+}
+
+// controlPlaneNodes lists the control-plane nodes in creation order
+// (control-plane, control-plane2, ...).
+func (c *Cluster) controlPlaneNodes() ([]nodes.Node, error) {
+	all, err := c.provider.ListNodes(c.cfg.name)
+	if err != nil {
+		return nil, fmt.Errorf("listing nodes of %s: %w", c.cfg.name, err)
+	}
+	cps, err := nodeutils.ControlPlaneNodes(all)
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(cps, func(i, j int) bool { return nodeNumber(cps[i].String()) < nodeNumber(cps[j].String()) })
+	return cps, nil
+}
+
+// nodeNumber is the number kind puts after "control-plane" (none is 1).
+func nodeNumber(name string) int {
+	i := strings.LastIndex(name, "control-plane")
+	if i < 0 {
+		return 0
+	}
+	n, err := strconv.Atoi(name[i+len("control-plane"):])
+	if err != nil {
+		return 1
+	}
+	return n
+}
+
+// peerNode is the node of a current member other than skip, to run
+// kubectl and copy files from.
+func (c *Cluster) peerNode(skip *Member) (nodes.Node, error) {
+	for _, m := range c.KindMembers() {
+		if m == skip {
+			continue
+		}
+		if n, err := c.node(m.name); err == nil {
+			return n, nil
+		}
+	}
+	return nil, errors.New("kind cluster: no other control-plane node")
+}
+
+// votersClient returns a client over the current members except skip.
+func (c *Cluster) votersClient(skip *Member) (*clientv3.Client, error) {
+	tc, err := c.tlsConfig()
+	if err != nil {
+		return nil, err
+	}
+	var eps []string
+	for _, m := range c.KindMembers() {
+		if m != skip {
+			eps = append(eps, m.endpoint)
+		}
+	}
+	if len(eps) == 0 {
+		return nil, errors.New("kind cluster: no other member to talk to")
+	}
+	return newClient(tc, eps)
+}
+
+// readClientCerts copies the etcd CA and the healthcheck client
+// certificate out of a control-plane node.
+func readClientCerts(ctx context.Context, n nodes.Node) (clientCerts, error) {
+	var cc clientCerts
+	for _, f := range []struct {
+		path string
+		dst  *[]byte
+	}{
+		{"/etc/kubernetes/pki/etcd/ca.crt", &cc.ca},
+		{"/etc/kubernetes/pki/etcd/healthcheck-client.crt", &cc.cert},
+		{"/etc/kubernetes/pki/etcd/healthcheck-client.key", &cc.key},
+	} {
+		out, err := nodeOutput(ctx, n, "cat", f.path)
+		if err != nil {
+			return cc, fmt.Errorf("reading %s from %s: %w", f.path, n.String(), err)
+		}
+		*f.dst = []byte(out)
+	}
+	return cc, nil
+}
+
+// publishedEndpoint is the loopback address Docker published the node's
+// etcd client port on.
+func publishedEndpoint(ctx context.Context, container string) (string, error) {
+	out, err := docker(ctx, "port", container, "2379/tcp")
+	if err != nil {
+		return "", err
+	}
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		l = strings.TrimSpace(l)
+		if strings.HasPrefix(l, "127.0.0.1:") {
+			return "https://" + l, nil
+		}
+	}
+	return "", fmt.Errorf("%s publishes etcd's port 2379 on no loopback address: %q", container, out)
+}
+
+// setenv sets an environment variable and returns what restores it.
+func setenv(key, value string) func() {
+	old, had := os.LookupEnv(key)
+	os.Setenv(key, value)
+	return func() {
+		if had {
+			os.Setenv(key, old)
+		} else {
+			os.Unsetenv(key)
+		}
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(d):
+		return nil
+	}
+}
+
+// withRetry retries f for transient errors (no leader yet, a member just
+// restarted) until timeout.
+func withRetry[T any](ctx context.Context, timeout time.Duration, f func(context.Context) (T, error)) (T, error) {
+	deadline := time.Now().Add(timeout)
+	for {
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		v, err := f(cctx)
+		cancel()
+		if err == nil || time.Now().After(deadline) || ctx.Err() != nil || !transient(err) {
+			return v, err
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+}
+
+func transient(err error) bool {
+	s := strings.ToLower(err.Error())
+	for _, t := range []string{"no leader", "leader changed", "deadline exceeded", "unavailable", "unhealthy cluster", "connection refused", "too many requests", "timed out"} {
+		if strings.Contains(s, t) {
+			return true
+		}
+	}
+	return false
+}
+
+func shortErr(err error) string {
+	s := err.Error()
+	if len(s) > 200 {
+		s = s[:200] + "…"
+	}
+	return s
+}

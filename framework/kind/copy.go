@@ -1,0 +1,204 @@
+package kind
+
+import (
+	"archive/tar"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"sigs.k8s.io/kind/pkg/cluster/nodes"
+	kindexec "sigs.k8s.io/kind/pkg/exec"
+
+	"etcd-upgrade-e2e/framework/cluster"
+)
+
+// bboltPageSize is the page size of etcd's db on the nodes (linux/amd64
+// and arm64 page size): a db is whole pages, so a 32-byte remainder in the
+// snapshot stream is the sha256 etcd appends.
+const bboltPageSize = 4096
+
+// CopyDataDir copies m's data dir into dst without restarting m: a restart
+// repairs the data of etcd 3.5.20+ and would hide the state under test. A
+// running member's db comes from its own snapshot stream (a consistent bbolt
+// read transaction); its WAL and .snap files, which etcd only appends to or
+// creates, are copied from the node after it. A stopped member's dir is
+// copied as it is.
+func (c *Cluster) CopyDataDir(ctx context.Context, cm cluster.Member, dst string) error {
+	m, err := c.own(cm)
+	if err != nil {
+		return err
+	}
+	n, err := c.node(m.name)
+	if err != nil {
+		return err
+	}
+	cs, err := etcdContainers(ctx, n)
+	if err != nil {
+		return err
+	}
+	running := len(cs) > 0 && cs[len(cs)-1].running()
+	if running {
+		if db, err := c.snapshot(ctx, m); err == nil {
+			if err := writeDB(dst, db); err != nil {
+				return err
+			}
+			return copyFromNode(ctx, n, dst, true)
+		} else {
+			c.logf("%s: no snapshot stream (%v); copying the files as they are", m.name, shortErr(err))
+		}
+	}
+	return copyFromNode(ctx, n, dst, false)
+}
+
+func (c *Cluster) snapshot(ctx context.Context, m *Member) ([]byte, error) {
+	cli, err := c.Client(ctx, m)
+	if err != nil {
+		return nil, err
+	}
+	defer cli.Close()
+	sctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	rc, err := cli.Snapshot(sctx)
+	if err != nil {
+		return nil, fmt.Errorf("snapshot stream: %w", err)
+	}
+	defer rc.Close()
+	db, err := io.ReadAll(rc)
+	if err != nil {
+		return nil, fmt.Errorf("reading snapshot stream: %w", err)
+	}
+	return stripHash(db), nil
+}
+
+// stripHash removes the sha256 etcd appends to a snapshot stream.
+func stripHash(db []byte) []byte {
+	if len(db)%bboltPageSize == sha256.Size {
+		return db[:len(db)-sha256.Size]
+	}
+	return db
+}
+
+func writeDB(dst string, db []byte) error {
+	dir := filepath.Join(dst, "member", "snap")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "db"), db, 0o600)
+}
+
+// copyFromNode streams /var/lib/etcd/member from the node with tar, leaving
+// out the db when it came from the snapshot stream. tar's exit status 1
+// ("file changed as we read it") is expected while etcd appends.
+func copyFromNode(ctx context.Context, n kindexec.Cmder, dst string, skipDB bool) error {
+	exclude := "--exclude=*.tmp"
+	if skipDB {
+		exclude += " --exclude=member/snap/db"
+	}
+	script := fmt.Sprintf("tar -C %s %s -cf - member || [ $? -eq 1 ]", etcdDataDir, exclude)
+	cmd := n.CommandContext(ctx, "sh", "-c", script)
+	err := kindexec.RunWithStdoutReader(cmd, func(r io.Reader) error { return untar(r, dst) })
+	if err != nil {
+		return fmt.Errorf("copying %s/member: %w", etcdDataDir, err)
+	}
+	return nil
+}
+
+// untar writes the regular files and directories of a tar stream under dir.
+func untar(r io.Reader, dir string) error {
+	tr := tar.NewReader(r)
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			_, _ = io.Copy(io.Discard, r)
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		name := filepath.Clean(filepath.FromSlash(h.Name))
+		if name == ".." || strings.HasPrefix(name, ".."+string(filepath.Separator)) || filepath.IsAbs(name) {
+			return fmt.Errorf("tar entry %q leaves the destination", h.Name)
+		}
+		target := filepath.Join(dir, name)
+		switch h.Typeflag {
+		case tar.TypeDir:
+			if err := os.MkdirAll(target, 0o700); err != nil {
+				return err
+			}
+		case tar.TypeReg:
+			if err := os.MkdirAll(filepath.Dir(target), 0o700); err != nil {
+				return err
+			}
+			f, err := os.OpenFile(target, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+			if err != nil {
+				return err
+			}
+			_, err = io.Copy(f, tr)
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// saveFile writes an artifact of one node.
+func (c *Cluster) saveFile(node, name, content string) {
+	dir := filepath.Join(c.cfg.dir, "nodes", node)
+	if err := os.MkdirAll(dir, 0o755); err == nil {
+		err = os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644)
+		if err == nil {
+			return
+		}
+	}
+	c.logf("could not save %s of %s", name, node)
+}
+
+// nodeRunLogged runs a long command on a node with its output going to an
+// artifact of the node as it comes (a hung kubeadm shows where it hangs),
+// and returns the output.
+func (c *Cluster) nodeRunLogged(ctx context.Context, n nodes.Node, node, file, name string, args ...string) (string, error) {
+	dir := filepath.Join(c.cfg.dir, "nodes", node)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	f, err := os.Create(filepath.Join(dir, file))
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	var buf strings.Builder
+	w := io.MultiWriter(f, &buf)
+	if err := n.CommandContext(ctx, name, args...).SetStdout(w).SetStderr(w).Run(); err != nil {
+		if ctx.Err() != nil {
+			err = ctx.Err()
+		}
+		return buf.String(), fmt.Errorf("%s %s: %w", name, strings.Join(args[:min(len(args), 2)], " "), err)
+	}
+	return buf.String(), nil
+}
+
+// saveNodeLogs keeps the etcd container logs and the kubelet journal of a
+// node that is about to be reset and removed: kind's log export at Close
+// only reaches nodes that still exist.
+func (c *Cluster) saveNodeLogs(ctx context.Context, n nodes.Node, stage string) {
+	name := n.String()
+	cs, err := etcdContainers(ctx, n)
+	if err == nil {
+		for _, ct := range cs {
+			log, _ := containerLog(ctx, n, ct)
+			c.saveFile(name, fmt.Sprintf("etcd-%s-attempt%d.log", stage, ct.Attempt), log)
+		}
+	}
+	if out, err := nodeOutput(ctx, n, "journalctl", "--no-pager", "--output=short-precise", "-u", "kubelet"); err == nil {
+		c.saveFile(name, "kubelet-"+stage+".log", out)
+	}
+}

@@ -1,0 +1,82 @@
+package scenarios
+
+import "etcd-upgrade-e2e/framework/upgrade"
+
+// The kind provider's measured verdicts, and the scenarios it adds. A kind
+// run is a kubeadm 1.33.13 HA control plane created by kind v0.30.0 from the
+// harness's offline node image: kind joins the initial control planes
+// (kubeadm join --control-plane, learner then promoted), replacements add
+// node containers as Cluster API's Docker provider does, in-place upgrades
+// rewrite the etcd static pod manifest as kubeadm upgrade does.
+
+// KindScenarios are paths the kind provider adds to the matrix: Kubernetes
+// 1.33.13's own etcd (kubeadm's pin, 3.5.24, which carries the fixes of
+// etcd 19557 and 20793) to 1.34's, the control of issue 8. They carry their
+// expectations: append them to All()'s result after its expectations are
+// filled in. Providers with no measurement yet have no expectation, which
+// makes their spec fail with what it measured.
+func KindScenarios() []Scenario {
+	out := []Scenario{
+		s("1.33.13 (etcd 3.5.24, kubeadm's pin) → 1.34", path("3.5.24", replace, "3.6.5"), "", true, false),
+		s("1.33.13 (etcd 3.5.24, kubeadm's pin) → 1.34", path("3.5.24", inPlace, "3.6.5"), "", true, false),
+	}
+	for i := range out {
+		out[i].Expected = map[string]Expectation{}
+		for prov, e := range expected[out[i].Name] {
+			out[i].Expected[prov] = e
+		}
+		if e, ok := kindScenarioExpected[out[i].Name]; ok {
+			out[i].Expected["kind"] = e
+		}
+	}
+	return out
+}
+
+// kindExpected holds the kind provider's measured verdicts, by scenario.
+// Runs: Docker 20.10.24 (no --privileged), cgroup v1, 2 cores, node image
+// etcd-upgrade-e2e/node:v1.33.13 built offline, snapshot-count 100, 6000
+// catch-up writes.
+var kindExpected = map[string]Expectation{
+	"3.5.17-to-3.6.5-replace": {Verdict: upgrade.UpgradeFailed, Evidence: kindRun + "_artifacts/kind-measured/kind/3.5.17-to-3.6.5-replace and _artifacts/kind-measured2/kind/3.5.17-to-3.6.5-replace: " +
+		"the first 3.6.5 node (control-plane4) joins from a raft snapshot of the 3.5.17 leader; asked to add the next learner it logs " +
+		"`Validation on configuration change failed ... \"error\":\"membership: too many learner members in cluster\"` while the 3.5.17 members apply the add " +
+		"(`membership: peerURL exists` on kubeadm's retries). First run: kubeadm join of control-plane5 gives up after 138 s with `etcdserver: too many learner members in cluster`. " +
+		"Second run: control-plane5 gets in after 138 s of retries, control-plane4 then exits with " +
+		"`{\"level\":\"fatal\",...,\"msg\":\"discovery failed\",\"error\":\"membership: too many learner members in cluster\"}` and the third join does not finish within 3 min. " +
+		"Same verdict and same member lines as the process provider (etcd issue 19557); which join fails first varies with kubeadm's retry timing."},
+	"3.5.21-to-3.6.5-replace": {Verdict: upgrade.Consistent, Evidence: kindRun + "_artifacts/kind-measured/kind/3.5.21-to-3.6.5-replace: " +
+		"three kubeadm joins at 3.6.5 (each sent a snapshot by a 3.5.21 leader) and three kubeadm resets; every member agrees, no promoted member is a learner, " +
+		"every key read back, audit consistent after the hop. Same as the process provider: 3.5.21 repaired the promotions in its v3store at start-up."},
+	"3.5.17-to-3.6.5-in-place": {Verdict: upgrade.Inconsistent, Evidence: kindRun + "_artifacts/kind-measured/kind/3.5.17-to-3.6.5-in-place: " +
+		"before the upgrade the offline audit finds both joined members promoted in the v2store only (etcd issue 19557); after the three static pods restart at 3.6.5 " +
+		"the learner flags are repaired (audit consistent) but control-plane3 lists control-plane2 with no name and no client URLs " +
+		"(`... says d35175c7ad20af5a  voter peer=https://192.168.16.3:2380 client=`) while the others list it in full. Same as the process provider."},
+	"3.5.16-to-3.5.21-to-3.6.5-replace": {Verdict: upgrade.UpgradeFailed, Evidence: kindRun + "_artifacts/kind-measured2/kind/3.5.16-to-3.5.21-to-3.6.5-replace: " +
+		"hop 1 (three joins at 3.5.21 from a 3.5.16 leader's snapshots, three resets) passes; in hop 2 the first 3.6.5 node (control-plane7) joins, the second joins only after 147 s of kubeadm retries, " +
+		"then control-plane7 logs `{\"level\":\"panic\",...,\"msg\":\"failed to update; member unknown\"}` and the third join never finishes " +
+		"(control-plane8: `rejecting member add request; local member has not been connected to all peers`). The etcd issue 20793 mechanism, as on the process provider."},
+}
+
+// kindScenarioExpected holds the measured verdicts of KindScenarios, which
+// carry them themselves: they are not in All() (see KindScenarios).
+var kindScenarioExpected = map[string]Expectation{
+	"3.5.24-to-3.6.5-replace": {Verdict: upgrade.Consistent, Evidence: kindRun + "_artifacts/kind-measured-3524-replace/kind/custom-3.5.24-to-3.6.5-replace (run as -path=3.5.24,3.6.5 -strategy=replace): " +
+		"kubeadm 1.33.13's own etcd pin; three joins at 3.6.5 from snapshots of a 3.5.24 leader and three resets; every member agrees, audit consistent. " +
+		"The control of issue 8: 3.5.24 carries the fixes of etcd 19557 (3.5.20) and 20793 (3.5.24)."},
+	"3.5.24-to-3.6.5-in-place": {Verdict: upgrade.Consistent, Evidence: kindRun + "_artifacts/kind-measured-3524-in-place/kind/custom-3.5.24-to-3.6.5-in-place (run as -path=3.5.24,3.6.5 -strategy=in-place): " +
+		"three static pod restarts at 3.6.5 (13-17 s each); every member lists every other in full, audit consistent: 3.5.24 wrote promotions and member attributes to the v3store, " +
+		"unlike 3.5.17 in 3.5.17-to-3.6.5-in-place."},
+}
+
+// kindRun starts every kind evidence.
+const kindRun = "measured 2026-11-27 (kind provider, kind v0.30.0, kubeadm v1.33.13), artifacts "
+
+// Merge the kind verdicts into the matrix's expectations.
+func init() {
+	for name, e := range kindExpected {
+		if expected[name] == nil {
+			expected[name] = map[string]Expectation{}
+		}
+		expected[name]["kind"] = e
+	}
+}
