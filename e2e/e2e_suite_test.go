@@ -16,18 +16,6 @@ import (
 	"etcd-upgrade-e2e/framework/report"
 )
 
-const (
-	// DefaultMemberTimeout bounds how long a member may take to serve.
-	DefaultMemberTimeout = 30 * time.Second
-	// DefaultCloseTimeout bounds the teardown of one cluster.
-	DefaultCloseTimeout = 3 * time.Minute
-)
-
-var (
-	config   Config
-	binaries *etcdbin.Provisioner
-)
-
 func init() {
 	config.Bind(flag.CommandLine)
 }

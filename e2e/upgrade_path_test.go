@@ -9,7 +9,6 @@ import (
 	"etcd-upgrade-e2e/framework/fault"
 
 	"etcd-upgrade-e2e/framework/upgrade"
-	"etcd-upgrade-e2e/scenarios"
 )
 
 // One spec per scenario and provider. With -path, only that path runs.
@@ -40,26 +39,3 @@ var _ = Describe("etcd 3.5 → 3.6 upgrade paths", func() {
 		}
 	}
 })
-
-// selectedScenarios is the matrix, or the one path given with -path.
-func selectedScenarios() []scenarios.Scenario {
-	if config.Path == "" {
-		return scenarios.All()
-	}
-	p, err := upgrade.ParsePath(config.Path, config.Strategy, 3)
-	if err != nil {
-		// Validate reports it in BeforeSuite with the other flag errors.
-		return nil
-	}
-	verdict, _ := ParseVerdict(config.Expect)
-	exp := scenarios.Expectation{Verdict: verdict, Evidence: "given with -expect"}
-	sc := scenarios.Scenario{Name: "custom-" + scenarios.Name(p, ""), Kubernetes: "custom", Path: p, Expected: map[string]scenarios.Expectation{}}
-	for _, prov := range config.Providers() {
-		sc.Expected[prov] = exp
-	}
-	return []scenarios.Scenario{sc}
-}
-
-func neededVersions() []string {
-	return scenarios.Versions(selectedScenarios())
-}
