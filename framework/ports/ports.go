@@ -51,20 +51,9 @@ func (a *Allocator) Reserve() (int, error) {
 	n := highPort - lowPort
 	start := rand.IntN(n)
 	for i := 0; i < n; i++ {
-		port := lowPort + (start+i)%n
-		if _, mine := a.held[port]; mine {
-			continue
+		if port := lowPort + (start+i)%n; a.tryLocked(port) {
+			return port, nil
 		}
-		f, err := a.lock(port)
-		if err != nil {
-			continue
-		}
-		if !free(port) {
-			_ = f.Close()
-			continue
-		}
-		a.held[port] = f
-		return port, nil
 	}
 	return 0, errors.New("no free loopback port left in the harness range")
 }
@@ -82,19 +71,9 @@ func (a *Allocator) ReserveAbove(after int) (int, error) {
 		after = lowPort + rand.IntN((highPort-lowPort)/4)
 	}
 	for port := after + 1; port < highPort; port++ {
-		if _, mine := a.held[port]; mine {
-			continue
+		if a.tryLocked(port) {
+			return port, nil
 		}
-		f, err := a.lock(port)
-		if err != nil {
-			continue
-		}
-		if !free(port) {
-			_ = f.Close()
-			continue
-		}
-		a.held[port] = f
-		return port, nil
 	}
 	return 0, fmt.Errorf("no free loopback port above %d in the harness range", after)
 }
@@ -107,6 +86,23 @@ func (a *Allocator) Release() {
 		_ = f.Close()
 		delete(a.held, port)
 	}
+}
+
+// tryLocked reserves port if nobody holds it and it is free; a.mu is held.
+func (a *Allocator) tryLocked(port int) bool {
+	if _, mine := a.held[port]; mine {
+		return false
+	}
+	f, err := a.lock(port)
+	if err != nil {
+		return false
+	}
+	if !free(port) {
+		_ = f.Close()
+		return false
+	}
+	a.held[port] = f
+	return true
 }
 
 func (a *Allocator) lock(port int) (*os.File, error) {
