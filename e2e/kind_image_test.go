@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -39,6 +40,9 @@ var _ = Describe("kind node image without a registry", Label("kind", "node-image
 	)
 
 	BeforeAll(func(ctx SpecContext) {
+		if !slices.Contains(config.Providers(), "kind") {
+			Skip("kind specs run with -provider=kind or -provider=all")
+		}
 		if st := dockerenv.Check(ctx); !st.Usable() {
 			Skip(st.Problem)
 		}
