@@ -33,3 +33,13 @@ func TestEvidenceLine(t *testing.T) {
 		t.Errorf("Summary of a plain line changed it: %q", got)
 	}
 }
+
+func TestStripSnapshotHash(t *testing.T) {
+	db := make([]byte, 3*bboltPageSize)
+	if got := StripSnapshotHash(append(db, make([]byte, 32)...)); len(got) != len(db) {
+		t.Errorf("len %d, want %d", len(got), len(db))
+	}
+	if got := StripSnapshotHash(db); len(got) != len(db) {
+		t.Errorf("a db without hash was cut to %d", len(got))
+	}
+}

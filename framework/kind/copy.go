@@ -3,25 +3,18 @@ package kind
 import (
 	"archive/tar"
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"sigs.k8s.io/kind/pkg/cluster/nodes"
 	kindexec "sigs.k8s.io/kind/pkg/exec"
 
 	"etcd-upgrade-e2e/framework/cluster"
 )
-
-// bboltPageSize is the page size of etcd's db on the nodes (linux/amd64
-// and arm64 page size): a db is whole pages, so a 32-byte remainder in the
-// snapshot stream is the sha256 etcd appends.
-const bboltPageSize = 4096
 
 // CopyDataDir copies m's data dir into dst without restarting m: a restart
 // repairs the data of etcd 3.5.20+ and would hide the state under test. A
@@ -44,52 +37,22 @@ func (c *Cluster) CopyDataDir(ctx context.Context, cm cluster.Member, dst string
 	}
 	running := len(cs) > 0 && cs[len(cs)-1].running()
 	if running {
-		if db, err := c.snapshot(ctx, m); err == nil {
-			if err := writeDB(dst, db); err != nil {
-				return err
-			}
+		err := c.saveSnapshotDB(ctx, m, dst)
+		if err == nil {
 			return copyFromNode(ctx, n, dst, true)
-		} else {
-			c.logf("%s: no snapshot stream (%v); copying the files as they are", m.name, shortErr(err))
 		}
+		c.logf("%s: no snapshot stream (%v); copying the files as they are", m.name, shortErr(err))
 	}
 	return copyFromNode(ctx, n, dst, false)
 }
 
-func (c *Cluster) snapshot(ctx context.Context, m *Member) ([]byte, error) {
+func (c *Cluster) saveSnapshotDB(ctx context.Context, m *Member, dst string) error {
 	cli, err := c.Client(ctx, m)
 	if err != nil {
-		return nil, err
-	}
-	defer cli.Close()
-	sctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	rc, err := cli.Snapshot(sctx)
-	if err != nil {
-		return nil, fmt.Errorf("snapshot stream: %w", err)
-	}
-	defer rc.Close()
-	db, err := io.ReadAll(rc)
-	if err != nil {
-		return nil, fmt.Errorf("reading snapshot stream: %w", err)
-	}
-	return stripHash(db), nil
-}
-
-// stripHash removes the sha256 etcd appends to a snapshot stream.
-func stripHash(db []byte) []byte {
-	if len(db)%bboltPageSize == sha256.Size {
-		return db[:len(db)-sha256.Size]
-	}
-	return db
-}
-
-func writeDB(dst string, db []byte) error {
-	dir := filepath.Join(dst, "member", "snap")
-	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(dir, "db"), db, 0o600)
+	defer cli.Close()
+	return cluster.SaveSnapshotDB(ctx, cli, dst)
 }
 
 // copyFromNode streams /var/lib/etcd/member from the node with tar, leaving

@@ -205,16 +205,6 @@ kubernetesVersion: v1.33.13
 	}
 }
 
-func TestStripHash(t *testing.T) {
-	db := make([]byte, 3*bboltPageSize)
-	if got := stripHash(append(db, make([]byte, 32)...)); len(got) != len(db) {
-		t.Errorf("len %d, want %d", len(got), len(db))
-	}
-	if got := stripHash(db); len(got) != len(db) {
-		t.Errorf("a db without hash was cut to %d", len(got))
-	}
-}
-
 func TestNodeNumber(t *testing.T) {
 	for name, want := range map[string]int{
 		"etcdup-a-control-plane":          1,

@@ -2,16 +2,15 @@ package process
 
 import (
 	"context"
-	"crypto/sha256"
-	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"etcd-upgrade-e2e/framework/cluster"
 )
 
 // copyDir copies a stopped member's data dir: regular files and directories,
@@ -56,27 +55,7 @@ func copyDir(src, dst string) error {
 // liveCopy copies a running member's data dir: the db through the member's
 // snapshot stream, then the WAL and .snap files.
 func liveCopy(ctx context.Context, cli *clientv3.Client, src, dst string) error {
-	snapDir := filepath.Join(dst, "member", "snap")
-	if err := os.MkdirAll(snapDir, 0o700); err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	rc, err := cli.Snapshot(ctx)
-	if err != nil {
-		return fmt.Errorf("snapshot stream: %w", err)
-	}
-	defer rc.Close()
-	db, err := io.ReadAll(rc)
-	if err != nil {
-		return fmt.Errorf("reading snapshot stream: %w", err)
-	}
-	// etcd appends a sha256 of the db to the stream; bbolt files are whole
-	// pages, so a 32-byte remainder is that hash.
-	if len(db)%os.Getpagesize() == sha256.Size {
-		db = db[:len(db)-sha256.Size]
-	}
-	if err := os.WriteFile(filepath.Join(snapDir, "db"), db, 0o600); err != nil {
+	if err := cluster.SaveSnapshotDB(ctx, cli, dst); err != nil {
 		return err
 	}
 	return filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
