@@ -16,10 +16,12 @@ all: lint test
 ## test: unit tests, the fast process-provider e2e specs (one failing and one consistent path),
 ## then the kind specs CI runs: node image, single-node and HA clusters, one failing and one
 ## consistent kind path (skipped, with the reason, where Docker cannot run kind).
-test: unit e2e-fast e2e-kind-fast
+## The etcd binaries come first, one version at a time: on a cold machine, test packages
+## building the same versions at once on 2 cores ran past their timeouts.
+test: etcd unit e2e-fast e2e-kind-fast
 
 unit:
-	$(GO) test ./framework/... ./scenarios/... ./cmd/... ./kindconfigs/...
+	$(GO) test -timeout 30m ./framework/... ./scenarios/... ./cmd/... ./kindconfigs/...
 	$(GO) test -run 'Test[^E]' ./e2e
 
 e2e-fast:

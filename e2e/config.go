@@ -31,7 +31,7 @@ type Config struct {
 // Bind registers the flags on fs.
 func (c *Config) Bind(fs *flag.FlagSet) {
 	fs.StringVar(&c.Path, "path", "", "run only this path: comma-separated etcd versions, the first is the starting cluster (e.g. 3.5.19,3.5.21,3.6.4)")
-	fs.StringVar(&c.Strategy, "strategy", string(upgrade.InPlace), "strategy of every hop of -path: in-place or replace")
+	fs.StringVar(&c.Strategy, "strategy", string(upgrade.InPlace), "strategy of every hop of -path: in-place, replace or kubeadm-upgrade (kind only: a real kubeadm upgrade to Kubernetes "+KubeadmUpgradeTarget+")")
 	fs.StringVar(&c.Expect, "expect", string(upgrade.Consistent), "verdict -path is expected to give: consistent, inconsistent or upgrade-failed")
 	fs.StringVar(&c.Provider, "provider", "process", "where clusters run: process, kind or all")
 	fs.StringVar(&c.Artifacts, "artifacts", "", "artifacts dir (default $ARTIFACTS, else ./_artifacts at the repository root)")
@@ -57,8 +57,10 @@ func (c *Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("unknown provider %q: want process, kind or all", c.Provider))
 	}
-	if _, err := upgrade.ParseStrategy(c.Strategy); err != nil {
+	if st, err := upgrade.ParseStrategy(c.Strategy); err != nil {
 		errs = append(errs, err)
+	} else if st == upgrade.KubeadmUpgrade && c.Path != "" && c.Provider == "process" {
+		errs = append(errs, fmt.Errorf("-strategy=%s needs -provider=kind: the process provider runs no Kubernetes", st))
 	}
 	if _, err := ParseVerdict(c.Expect); err != nil {
 		errs = append(errs, err)

@@ -34,6 +34,8 @@ func TestConfigRejectsBadInput(t *testing.T) {
 		{"unknown provider", func(c *Config) { c.Provider = "minikube" }, `unknown provider "minikube"`},
 		{"unknown verdict", func(c *Config) { c.Expect = "fine" }, `unknown verdict "fine"`},
 		{"artifacts not writable", func(c *Config) { c.Artifacts = filepath.Join(file, "artifacts") }, "cannot be created"},
+		{"kubeadm upgrade on processes", func(c *Config) { c.Path = "3.5.21,3.6.5"; c.Strategy = "kubeadm-upgrade" }, "-strategy=kubeadm-upgrade needs -provider=kind"},
+		{"two kubeadm upgrades", func(c *Config) { c.Path = "3.5.21,3.6.4,3.6.5"; c.Strategy = "kubeadm-upgrade"; c.Provider = "kind" }, "at most once"},
 		{"too few catch-up writes", func(c *Config) { c.CatchUpWrites = 100 }, "must exceed 5000 + snapshot-count"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -41,7 +41,47 @@ type kindSetup struct {
 var (
 	kindOnce   sync.Once
 	kindShared kindSetup
+
+	kitOnce sync.Once
+	kit     *kind.UpgradeKit
+	kitErr  error
 )
+
+// upgradeKit provides, once per process and only for specs that need it,
+// what a real `kubeadm upgrade` to KubeadmUpgradeTarget needs: building
+// that release's programs and images costs minutes on a cold machine.
+func upgradeKit(ctx context.Context, b *nodeimage.Builder) (*kind.UpgradeKit, error) {
+	kitOnce.Do(func() {
+		k, err := b.UpgradeKit(ctx, KubeadmUpgradeTarget)
+		if err != nil {
+			kitErr = fmt.Errorf("the upgrade kit of Kubernetes %s: %w", KubeadmUpgradeTarget, err)
+			return
+		}
+		kit = &kind.UpgradeKit{
+			Version: k.Version,
+			Kubeadm: k.Binaries.Path("kubeadm"), Kubelet: k.Binaries.Path("kubelet"), Kubectl: k.Binaries.Path("kubectl"),
+			Images:  k.Images,
+			EtcdPin: k.Etcd,
+			Load:    b.LoadImages,
+		}
+	})
+	return kit, kitErr
+}
+
+// KubeadmUpgradeTarget is the Kubernetes release the kubeadm-upgrade
+// strategy moves a 1.33 kind cluster to: 1.34.2, whose kubeadm pins etcd
+// 3.6.5.
+const KubeadmUpgradeTarget = "v1.34.2"
+
+// usesKubeadmUpgrade says whether a path has a kubeadm-upgrade hop.
+func usesKubeadmUpgrade(p upgrade.Path) bool {
+	for _, h := range p.Hops {
+		if h.Strategy == upgrade.KubeadmUpgrade {
+			return true
+		}
+	}
+	return false
+}
 
 // prepareKind runs the pre-flight once per process: a missing, old or
 // unusable Docker makes every kind spec skip with the reason.
@@ -119,6 +159,12 @@ func newKindCluster(ctx context.Context, in UpgradePathSpecInput) cluster.Cluste
 	}
 	if setup.builder != nil {
 		opts = append(opts, kind.WithImageLoader(setup.builder.LoadEtcdImages))
+		if usesKubeadmUpgrade(in.Scenario.Path) {
+			By("providing what kubeadm upgrade to Kubernetes " + KubeadmUpgradeTarget + " needs (built once, then cached)")
+			k, err := upgradeKit(ctx, setup.builder)
+			Expect(err).NotTo(HaveOccurred())
+			opts = append(opts, kind.WithUpgradeKit(*k))
+		}
 	}
 	cl, err := kind.New(opts...)
 	Expect(err).NotTo(HaveOccurred())

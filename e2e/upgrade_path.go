@@ -91,6 +91,9 @@ const matrixEntry = "matrix-row"
 func newCluster(ctx context.Context, in UpgradePathSpecInput) cluster.Cluster {
 	switch in.Provider {
 	case "process":
+		if usesKubeadmUpgrade(in.Scenario.Path) {
+			Skip("the process provider runs no Kubernetes: strategy " + string(upgrade.KubeadmUpgrade) + " is the kind provider's")
+		}
 		cl, err := process.New(
 			process.WithName(shortName(in.Scenario.Name)),
 			process.WithDir(in.ArtifactsDir),

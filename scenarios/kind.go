@@ -11,7 +11,9 @@ import "etcd-upgrade-e2e/framework/upgrade"
 
 // KindScenarios are paths the kind provider adds to the matrix: Kubernetes
 // 1.33.13's own etcd (kubeadm's pin, 3.5.24, which carries the fixes of
-// etcd 19557 and 20793) to 1.34's, the control of issue 8. They carry their
+// etcd 19557 and 20793) to 1.34's, the control of issue 8; and real
+// `kubeadm upgrade` runs to Kubernetes 1.34.2, which only a provider that
+// runs Kubernetes can do. They carry their
 // expectations: append them to All()'s result after its expectations are
 // filled in. Providers with no measurement yet have no expectation, which
 // makes their spec fail with what it measured.
@@ -19,6 +21,12 @@ func KindScenarios() []Scenario {
 	out := []Scenario{
 		s("1.33.13 (etcd 3.5.24, kubeadm's pin) → 1.34", path("3.5.24", replace, "3.6.5"), "", true, false),
 		s("1.33.13 (etcd 3.5.24, kubeadm's pin) → 1.34", path("3.5.24", inPlace, "3.6.5"), "", true, false),
+		// A real Kubernetes upgrade, kubeadm upgrade apply v1.34.2 then
+		// kubeadm upgrade node: etcd goes to kubeadm 1.34.2's pin, 3.6.5,
+		// with the rest of the control plane.
+		s("1.33.13 (etcd 3.5.17, as planned) → 1.34.2 by kubeadm upgrade", path("3.5.17", kubeadmUpgrade, "3.6.5"), "", true, false),
+		s("1.33.13 (etcd 3.5.21) → 1.34.2 by kubeadm upgrade", path("3.5.21", kubeadmUpgrade, "3.6.5"), "", true, false),
+		s("1.33.13 (etcd 3.5.24, kubeadm's pin) → 1.34.2 by kubeadm upgrade", path("3.5.24", kubeadmUpgrade, "3.6.5"), "", true, false),
 	}
 	for i := range out {
 		out[i].Expected = map[string]Expectation{}

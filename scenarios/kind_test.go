@@ -14,8 +14,11 @@ func TestKindScenarios(t *testing.T) {
 		if err := s.Path.Validate(); err != nil {
 			t.Errorf("%s: %v", s.Name, err)
 		}
-		if s.Path.From.String() != "3.5.24" {
+		if s.Path.From.String() != "3.5.24" && s.Path.StrategyLabel() != "kubeadm-upgrade" {
 			t.Errorf("%s does not start from kubeadm 1.33.13's etcd", s.Name)
+		}
+		if s.Path.StrategyLabel() == "kubeadm-upgrade" && s.Path.Hops[0].To.String() != "3.6.5" {
+			t.Errorf("%s: kubeadm upgrade to 1.34.2 moves etcd to its pin 3.6.5, not %s", s.Name, s.Path.Hops[0].To)
 		}
 	}
 }

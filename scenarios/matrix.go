@@ -12,6 +12,8 @@ var Targets = []string{"3.6.5", "3.6.16"}
 const (
 	inPlace = string(upgrade.InPlace)
 	replace = string(upgrade.Replace)
+	// kubeadmUpgrade is the kind provider's alone (KindScenarios).
+	kubeadmUpgrade = string(upgrade.KubeadmUpgrade)
 )
 
 // All returns the matrix.

@@ -3,7 +3,7 @@
 // scenarios preloaded, and kind's HA load balancer image. It prints the node
 // image's name last on stdout; progress goes to stderr.
 //
-//	go run ./cmd/node-image -k8s-version v1.33.13 -etcd-versions 3.5.17,3.5.21,3.6.5
+//	go run ./cmd/node-image -k8s-version v1.33.13 -etcd-versions 3.5.17,3.5.21,3.6.5 [-upgrade-kit v1.34.2]
 package main
 
 import (
@@ -29,7 +29,7 @@ func main() {
 
 func run() error {
 	var (
-		k8sVersion   = flag.String("k8s-version", nodeimage.DefaultKubernetesVersion, "Kubernetes release of the node image")
+		k8sVersion   = flag.String("k8s-version", nodeimage.DefaultKubernetesVersion, "Kubernetes release of the node image (empty: no node image)")
 		etcdVersions = flag.String("etcd-versions", strings.Join(nodeimage.DefaultEtcdVersions(), ","), "comma-separated etcd versions to preload (kubeadm's own pin is always added)")
 		forceBuild   = flag.Bool("force-build", false, "build every image here even when official images are present locally")
 		printTag     = flag.Bool("print-tag", false, "print only the node image name on stdout (progress still goes to stderr)")
@@ -38,6 +38,7 @@ func run() error {
 		mirror       = flag.String("mirror", nodeimage.DefaultMirror, "Debian mirror for debootstrap")
 		cacheDir     = flag.String("cache-dir", "", "harness cache directory (default $ETCD_UPGRADE_CACHE or ~/.cache/etcd-upgrade-e2e)")
 		timeout      = flag.Duration("timeout", 40*time.Minute, "give up after this long")
+		upgradeTo    = flag.String("upgrade-kit", "", "also build what a real `kubeadm upgrade` to this release needs (kubeadm, kubelet, control-plane images), e.g. v1.34.2")
 	)
 	flag.Parse()
 
@@ -58,9 +59,18 @@ func run() error {
 	b := nodeimage.New(opts...)
 
 	start := time.Now()
-	img, err := b.NodeImage(ctx, *k8sVersion, splitList(*etcdVersions))
-	if err != nil {
-		return err
+	var img nodeimage.NodeImage
+	var err error
+	if *k8sVersion != "" {
+		if img, err = b.NodeImage(ctx, *k8sVersion, splitList(*etcdVersions)); err != nil {
+			return err
+		}
+	}
+	var kit nodeimage.UpgradeKit
+	if *upgradeTo != "" {
+		if kit, err = b.UpgradeKit(ctx, *upgradeTo); err != nil {
+			return fmt.Errorf("upgrade kit %s: %w", *upgradeTo, err)
+		}
 	}
 	lb := ""
 	if *loadBalancer {
@@ -72,13 +82,18 @@ func run() error {
 		fmt.Println(img.Ref)
 		return nil
 	}
-	fmt.Printf("node image:    %s (%s, Kubernetes %s)\n", img.Ref, img.Source, img.KubernetesVersion)
-	fmt.Printf("base image:    %s\n", img.Base)
+	if img.Ref != "" {
+		fmt.Printf("node image:    %s (%s, Kubernetes %s)\n", img.Ref, img.Source, img.KubernetesVersion)
+		fmt.Printf("base image:    %s\n", img.Base)
+	}
 	for _, v := range sortedKeys(img.EtcdImages) {
 		fmt.Printf("etcd %-8s  %s\n", v, img.EtcdImages[v])
 	}
 	if lb != "" {
 		fmt.Printf("load balancer: %s\n", lb)
+	}
+	if kit.Version != "" {
+		fmt.Printf("upgrade kit:   Kubernetes %s (etcd pin %s): %s, images %s\n", kit.Version, kit.Etcd, kit.Binaries.Dir, strings.Join(kit.Images, " "))
 	}
 	fmt.Printf("done in %s\n", time.Since(start).Round(100*time.Millisecond))
 	fmt.Println(img.Ref)

@@ -31,7 +31,8 @@ func TestAuditRealDataDir(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a real etcd 3.5.17 member (binary from etcdbin); skipped with -short")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute) // a cold build takes about a minute
+	// A cold build takes about a minute alone, longer while other packages build.
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 	bins, err := etcdbin.NewProvisioner(etcdbin.WithLog(os.Stderr)).GetString(ctx, "3.5.17")
 	if err != nil {

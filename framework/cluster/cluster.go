@@ -73,6 +73,19 @@ type StaticBootstrapper interface {
 	Bootstrap(ctx context.Context, v etcdbin.Version, size int) ([]Member, error)
 }
 
+// KubeadmUpgrader is implemented by providers that run a real Kubernetes
+// control plane and can move it to the next release with kubeadm, etcd
+// included: the upgrade.KubeadmUpgrade strategy.
+type KubeadmUpgrader interface {
+	// KubeadmUpgradeTarget names the Kubernetes release KubeadmUpgrade moves
+	// to ("v1.34.2"), or says why there is none.
+	KubeadmUpgradeTarget() (string, error)
+	// KubeadmUpgrade upgrades m's node: `kubeadm upgrade apply` when first,
+	// `kubeadm upgrade node` otherwise, then the node's kubelet, with etcd
+	// at v. It returns when m serves at v.
+	KubeadmUpgrade(ctx context.Context, m Member, first bool, v etcdbin.Version) error
+}
+
 // MemberError says that an operation on one member failed, with the member's
 // own error line as evidence (for example "membership: too many learner
 // members in cluster").

@@ -70,6 +70,11 @@ func New(opts ...Option) (*Cluster, error) {
 	if cfg.snapshotCount < 1 {
 		errs = append(errs, fmt.Errorf("snapshot count %d must be positive", cfg.snapshotCount))
 	}
+	if cfg.upgradeKit != nil {
+		if err := cfg.upgradeKit.validate(); err != nil {
+			errs = append(errs, fmt.Errorf("upgrade kit: %w", err))
+		}
+	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("kind cluster: %w", err)
 	}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"sigs.k8s.io/kind/pkg/cluster/nodes"
 	kindexec "sigs.k8s.io/kind/pkg/exec"
@@ -127,7 +128,8 @@ func (c *Cluster) saveFile(node, name, content string) {
 
 // nodeRunLogged runs a long command on a node with its output going to an
 // artifact of the node as it comes (a hung kubeadm shows where it hangs),
-// and returns the output.
+// each line stamped with the seconds since the start (where the time goes),
+// and returns the output as it was.
 func (c *Cluster) nodeRunLogged(ctx context.Context, n nodes.Node, node, file, name string, args ...string) (string, error) {
 	dir := filepath.Join(c.cfg.dir, "nodes", node)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -139,7 +141,7 @@ func (c *Cluster) nodeRunLogged(ctx context.Context, n nodes.Node, node, file, n
 	}
 	defer f.Close()
 	var buf strings.Builder
-	w := io.MultiWriter(f, &buf)
+	w := io.MultiWriter(&stampWriter{w: f, start: time.Now()}, &buf)
 	if err := n.CommandContext(ctx, name, args...).SetStdout(w).SetStderr(w).Run(); err != nil {
 		if ctx.Err() != nil {
 			err = ctx.Err()
@@ -164,4 +166,43 @@ func (c *Cluster) saveNodeLogs(ctx context.Context, n nodes.Node, stage string) 
 	if out, err := nodeOutput(ctx, n, "journalctl", "--no-pager", "--output=short-precise", "-u", "kubelet"); err == nil {
 		c.saveFile(name, "kubelet-"+stage+".log", out)
 	}
+}
+
+// stampWriter prefixes each line with the time since start: "[+  12.3s] ".
+type stampWriter struct {
+	w       io.Writer
+	start   time.Time
+	midLine bool
+}
+
+func (s *stampWriter) Write(p []byte) (int, error) {
+	var b []byte
+	for _, c := range p {
+		if !s.midLine {
+			b = fmt.Appendf(b, "[+%6.1fs] ", time.Since(s.start).Seconds())
+			s.midLine = true
+		}
+		b = append(b, c)
+		if c == '\n' {
+			s.midLine = false
+		}
+	}
+	if _, err := s.w.Write(b); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// stampedPhases keeps the lines of a stamped kubeadm log that are kubeadm's
+// own progress lines ("[upgrade/etcd] ..."): a timeline of where it waited.
+func stampedPhases(log string) string {
+	var b strings.Builder
+	for _, l := range strings.Split(log, "\n") {
+		i := strings.Index(l, "] ")
+		if strings.HasPrefix(l, "[+") && i > 0 && strings.HasPrefix(l[i+2:], "[") {
+			b.WriteString(l)
+			b.WriteByte('\n')
+		}
+	}
+	return b.String()
 }

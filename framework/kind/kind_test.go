@@ -197,6 +197,18 @@ kubernetesVersion: v1.33.13
 	if args, ok := local["extraArgs"].([]any); !ok || len(args) != 1 {
 		t.Errorf("extraArgs changed: %#v", local["extraArgs"])
 	}
+	// An empty tag removes it: kubeadm upgrade then runs its own pin.
+	out, old, err = withEtcdTag(out, "")
+	if err != nil || old != "3.6.5-0" {
+		t.Fatalf("removing the tag: old %q, %v", old, err)
+	}
+	if err := yaml.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatal(err)
+	}
+	local = doc["etcd"].(map[string]any)["local"].(map[string]any)
+	if _, ok := local["imageTag"]; ok || local["imageRepository"] != "registry.k8s.io" {
+		t.Errorf("local etcd after removing the tag: %v", local)
+	}
 	if _, _, err := withEtcdTag("kind: InitConfiguration\n", "x"); err == nil {
 		t.Error("accepted a document that is not a ClusterConfiguration")
 	}
@@ -353,5 +365,39 @@ func TestFatalLevel(t *testing.T) {
 		if got := fatalLevel(line); got != want {
 			t.Errorf("fatalLevel(%s) = %t", line, got)
 		}
+	}
+}
+
+func TestStampedPhases(t *testing.T) {
+	var b strings.Builder
+	w := &stampWriter{w: &b, start: time.Now()}
+	fmt.Fprint(w, "[upgrade/etcd] Upgrading to TLS for etcd\nI1127 05:50:42.527913     293 etcd.go:518] a klog ")
+	fmt.Fprint(w, "line\n[upgrade/staticpods] Component \"etcd\" upgraded successfully!\n")
+	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("stamped %q", b.String())
+	}
+	for _, l := range lines {
+		if !strings.HasPrefix(l, "[+   0.0s] ") {
+			t.Errorf("line not stamped: %q", l)
+		}
+	}
+	got := stampedPhases(b.String())
+	if strings.Count(got, "\n") != 2 || strings.Contains(got, "klog") || !strings.Contains(got, `Component "etcd" upgraded`) {
+		t.Errorf("phases %q", got)
+	}
+}
+
+func TestUpgradeKitValidate(t *testing.T) {
+	if err := (UpgradeKit{}).validate(); err == nil || !strings.Contains(err.Error(), "no Kubernetes release") {
+		t.Errorf("empty kit: %v", err)
+	}
+	k := UpgradeKit{Version: "v1.34.2", Kubeadm: "a", Kubelet: "b", Kubectl: "c", EtcdPin: "3.6.5", Images: []string{"x"}}
+	if err := k.validate(); err == nil || !strings.Contains(err.Error(), "no way to load") {
+		t.Errorf("kit without loader: %v", err)
+	}
+	k.Images = nil
+	if err := k.validate(); err != nil {
+		t.Errorf("complete kit: %v", err)
 	}
 }

@@ -16,8 +16,9 @@ func kubectl(ctx context.Context, n kindexec.Cmder, args ...string) (string, err
 
 // setClusterEtcdTag sets etcd.local.imageTag in the kubeadm-config
 // ConfigMap, so that the etcd static pod of the next `kubeadm join
-// --control-plane` runs that image, as Cluster API's KubeadmControlPlane
-// does for a new version. It returns the tag that was set before.
+// --control-plane` (or `kubeadm upgrade`) runs that image, as Cluster API's
+// KubeadmControlPlane does for a new version; an empty tag removes it. It
+// returns the tag that was set before.
 func setClusterEtcdTag(ctx context.Context, n kindexec.Cmder, tag string) (string, error) {
 	raw, err := kubectl(ctx, n, "-n", "kube-system", "get", "configmap", "kubeadm-config", "-o", "jsonpath={.data.ClusterConfiguration}")
 	if err != nil {
@@ -41,7 +42,8 @@ func setClusterEtcdTag(ctx context.Context, n kindexec.Cmder, tag string) (strin
 }
 
 // withEtcdTag returns the ClusterConfiguration document with
-// etcd.local.imageTag set to tag, and the tag it had.
+// etcd.local.imageTag set to tag (removed when tag is empty: kubeadm then
+// runs its own pin), and the tag it had.
 func withEtcdTag(clusterConfig, tag string) (string, string, error) {
 	var doc map[string]any
 	if err := yaml.Unmarshal([]byte(clusterConfig), &doc); err != nil {
@@ -56,7 +58,11 @@ func withEtcdTag(clusterConfig, tag string) (string, string, error) {
 		return "", "", fmt.Errorf("ClusterConfiguration has no local etcd: %v", doc["etcd"])
 	}
 	old, _ := local["imageTag"].(string)
-	local["imageTag"] = tag
+	if tag == "" {
+		delete(local, "imageTag")
+	} else {
+		local["imageTag"] = tag
+	}
 	out, err := yaml.Marshal(doc)
 	if err != nil {
 		return "", "", err

@@ -19,20 +19,22 @@ const NamePrefix = "etcdup-"
 type ImageLoader func(ctx context.Context, targets []nodes.Node, versions ...string) error
 
 type config struct {
-	name          string
-	dir           string
-	nodeImage     string
-	controlPlanes int
-	snapshotCount int
-	keep          bool
-	log           io.Writer
-	startTimeout  time.Duration
-	joinTimeout   time.Duration
-	fileCheck     time.Duration
-	syncFrequency time.Duration
-	loadImages    ImageLoader
-	verbose       bool
-	kubeletLocal  bool
+	name           string
+	dir            string
+	nodeImage      string
+	controlPlanes  int
+	snapshotCount  int
+	keep           bool
+	log            io.Writer
+	startTimeout   time.Duration
+	joinTimeout    time.Duration
+	fileCheck      time.Duration
+	syncFrequency  time.Duration
+	loadImages     ImageLoader
+	verbose        bool
+	kubeletLocal   bool
+	upgradeKit     *UpgradeKit
+	upgradeTimeout time.Duration
 }
 
 func defaultConfig() config {
@@ -45,6 +47,8 @@ func defaultConfig() config {
 		fileCheck:     kindconfigs.DefaultFileCheckFrequency,
 		syncFrequency: kindconfigs.DefaultSyncFrequency,
 		kubeletLocal:  true,
+		// kubeadm waits up to 5 min for each static pod it changes.
+		upgradeTimeout: 15 * time.Minute,
 	}
 }
 

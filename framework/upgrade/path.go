@@ -24,10 +24,20 @@ const (
 	// promoted) and removes an old one, until no old member is left: what
 	// Cluster API's KubeadmControlPlane does.
 	Replace Strategy = "replace"
+	// KubeadmUpgrade is a real Kubernetes minor upgrade: `kubeadm upgrade
+	// apply` of the next release on the first control plane, `kubeadm
+	// upgrade node` on the others, then the node's kubelet. etcd moves in
+	// place with the rest of the control plane. Only providers that run
+	// Kubernetes (cluster.KubeadmUpgrader) offer it.
+	KubeadmUpgrade Strategy = "kubeadm-upgrade"
 )
 
 // Strategies lists the known strategies.
-var Strategies = []Strategy{InPlace, Replace}
+var Strategies = []Strategy{InPlace, Replace, KubeadmUpgrade}
+
+// RestartsInPlace says whether the strategy restarts the existing members
+// on their own data dirs (rather than replacing them).
+func (s Strategy) RestartsInPlace() bool { return s == InPlace || s == KubeadmUpgrade }
 
 // ParseStrategy accepts "in-place" or "replace".
 func ParseStrategy(s string) (Strategy, error) {
@@ -137,12 +147,23 @@ func (p Path) Validate() error {
 		errs = append(errs, fmt.Errorf("cluster size %d: need at least one member", p.Size))
 	}
 	for _, h := range p.Hops {
-		if h.Strategy == InPlace && p.Size < 3 {
+		if h.Strategy.RestartsInPlace() && p.Size < 3 {
 			// Restarting the only member of a 1-member cluster, or one of
 			// two, loses quorum: kubeadm's in-place upgrade assumes HA.
-			errs = append(errs, fmt.Errorf("strategy %s needs at least 3 members to keep quorum while a member restarts, got %d", InPlace, p.Size))
+			errs = append(errs, fmt.Errorf("strategy %s needs at least 3 members to keep quorum while a member restarts, got %d", h.Strategy, p.Size))
 			break
 		}
+	}
+	kubeadmHops := 0
+	for _, h := range p.Hops {
+		if h.Strategy == KubeadmUpgrade {
+			kubeadmHops++
+		}
+	}
+	if kubeadmHops > 1 {
+		// One Kubernetes minor upgrade per path: kubeadm moves the control
+		// plane to the next release once.
+		errs = append(errs, fmt.Errorf("%d hops use %s: a path upgrades Kubernetes with kubeadm at most once", kubeadmHops, KubeadmUpgrade))
 	}
 	return errors.Join(errs...)
 }

@@ -31,6 +31,8 @@ func TestParsePathRejectsBadInput(t *testing.T) {
 		{"3.5.17,3.6.5", "rolling", 3, `unknown strategy "rolling"`},
 		{"3.5.17,3.5.17", "replace", 3, "to the same version"},
 		{"3.5.17,3.6.5", "in-place", 1, "needs at least 3 members"},
+		{"3.5.17,3.6.5", "kubeadm-upgrade", 2, "strategy kubeadm-upgrade needs at least 3 members"},
+		{"3.5.17,3.6.4,3.6.5", "kubeadm-upgrade", 3, "upgrades Kubernetes with kubeadm at most once"},
 		{"", "replace", 3, "empty path"},
 	} {
 		_, err := ParsePath(tc.versions, tc.strategy, tc.size)

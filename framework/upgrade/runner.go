@@ -173,7 +173,9 @@ func (r *runner) run(ctx context.Context) error {
 		var err error
 		switch h.Strategy {
 		case InPlace:
-			err = r.inPlace(ctx, hop, h.To)
+			err = r.inPlace(ctx, hop, h.To, "upgrade %s in place", r.cl.Upgrade)
+		case KubeadmUpgrade:
+			err = r.kubeadmUpgrade(ctx, hop, h.To)
 		case Replace:
 			err = r.replace(ctx, hop, h.To)
 		}
@@ -224,16 +226,17 @@ func (r *runner) build(ctx context.Context) error {
 }
 
 // inPlace upgrades members one at a time, in join order, as kubeadm upgrades
-// the first control-plane node and then the others.
-func (r *runner) inPlace(ctx context.Context, hop string, to etcdbin.Version) error {
+// the first control-plane node and then the others. what describes the
+// upgrade of one member ("upgrade %s in place"), upgrade does it.
+func (r *runner) inPlace(ctx context.Context, hop string, to etcdbin.Version, what string, upgrade func(context.Context, cluster.Member, etcdbin.Version) error) error {
 	for _, m := range r.cl.Members() {
 		from := m.Version()
 		if err := r.inject(ctx, AtBeforeMemberUpgrade, m); err != nil {
 			return err
 		}
-		name := fmt.Sprintf("%s: upgrade %s in place %s → %s", hop, m.Name(), from, to)
+		name := fmt.Sprintf("%s: %s %s → %s", hop, fmt.Sprintf(what, m.Name()), from, to)
 		if err := r.step(ctx, name, func(ctx context.Context) error {
-			if err := r.cl.Upgrade(ctx, m, to); err != nil {
+			if err := upgrade(ctx, m, to); err != nil {
 				return &failure{name, err}
 			}
 			return nil
@@ -248,6 +251,27 @@ func (r *runner) inPlace(ctx context.Context, hop string, to etcdbin.Version) er
 		}
 	}
 	return nil
+}
+
+// kubeadmUpgrade moves the control plane to the next Kubernetes release
+// with kubeadm, node by node, as an operator does: `kubeadm upgrade apply`
+// on the first control plane, `kubeadm upgrade node` on each other one.
+func (r *runner) kubeadmUpgrade(ctx context.Context, hop string, to etcdbin.Version) error {
+	ku, ok := r.cl.(cluster.KubeadmUpgrader)
+	if !ok {
+		return &failure{hop, fmt.Errorf("provider %s runs no Kubernetes: strategy %s needs one that does (kind)", r.cl.Provider(), KubeadmUpgrade)}
+	}
+	target, err := ku.KubeadmUpgradeTarget()
+	if err != nil {
+		return &failure{hop, err}
+	}
+	first := ""
+	if ms := r.cl.Members(); len(ms) > 0 {
+		first = ms[0].Name()
+	}
+	return r.inPlace(ctx, hop, to, "kubeadm upgrade %s to Kubernetes "+target+", etcd", func(ctx context.Context, m cluster.Member, v etcdbin.Version) error {
+		return ku.KubeadmUpgrade(ctx, m, m.Name() == first, v)
+	})
 }
 
 // replace adds a member at the target version and removes the oldest old
