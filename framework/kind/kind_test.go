@@ -401,3 +401,15 @@ func TestUpgradeKitValidate(t *testing.T) {
 		t.Errorf("complete kit: %v", err)
 	}
 }
+
+func TestUpgradedManifests(t *testing.T) {
+	etcd := "spec:\n  containers:\n  - command:\n    - etcd\n    image: registry.k8s.io/etcd:3.6.5-0\n"
+	api := "spec:\n  containers:\n  - image: registry.k8s.io/kube-apiserver:v1.34.2\n    name: kube-apiserver\n"
+	if err := upgradedManifests(etcd, api, "v1.34.2", "3.6.5-0"); err != nil {
+		t.Errorf("upgraded node refused: %v", err)
+	}
+	err := upgradedManifests(strings.Replace(etcd, "3.6.5-0", "3.5.21-0", 1), strings.Replace(api, "v1.34.2", "v1.33.13", 1), "v1.34.2", "3.6.5-0")
+	if err == nil || !strings.Contains(err.Error(), "runs registry.k8s.io/etcd:3.5.21-0, not etcd 3.6.5-0") || !strings.Contains(err.Error(), "does not run v1.34.2") {
+		t.Errorf("node left behind accepted: %v", err)
+	}
+}

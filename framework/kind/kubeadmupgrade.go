@@ -136,6 +136,11 @@ func (c *Cluster) KubeadmUpgrade(ctx context.Context, cm cluster.Member, first b
 		return &cluster.MemberError{Member: m.name, Op: op, LogLine: line, Err: err}
 	}
 	c.logf("%s: %s %s in %s (etcd %s -> %s)", m.name, op, kit.Version, took, m.Version(), v)
+	// kubeadm succeeding is not enough: it keeps a custom etcd tag and skips
+	// an etcd it judges newer, so the node must show what was asked for.
+	if err := c.checkUpgradedManifests(ctx, n, kit.Version, v); err != nil {
+		return &cluster.MemberError{Member: m.name, Op: op, Err: err}
+	}
 	from := m.Version()
 	m.setVersion(v)
 
@@ -215,4 +220,36 @@ func installProgram(ctx context.Context, n nodes.Node, src, dst string) error {
 		return fmt.Errorf("installing %s on %s: %w", dst, n.String(), err)
 	}
 	return nil
+}
+
+// checkUpgradedManifests reads the node's static pod manifests after
+// kubeadm upgrade.
+func (c *Cluster) checkUpgradedManifests(ctx context.Context, n nodes.Node, kubeVersion string, v etcdbin.Version) error {
+	etcd, err := nodeOutput(ctx, n, "cat", etcdManifest)
+	if err != nil {
+		return err
+	}
+	apiserver, err := nodeOutput(ctx, n, "cat", apiserverManifest)
+	if err != nil {
+		return err
+	}
+	return upgradedManifests(etcd, apiserver, kubeVersion, kindconfigs.EtcdImageTag(v.String()))
+}
+
+const apiserverManifest = "/etc/kubernetes/manifests/kube-apiserver.yaml"
+
+// upgradedManifests checks that the etcd manifest runs etcdTag and the
+// kube-apiserver manifest runs kubeVersion.
+func upgradedManifests(etcd, apiserver, kubeVersion, etcdTag string) error {
+	var errs []error
+	img, err := manifestImage(etcd)
+	if err != nil {
+		errs = append(errs, err)
+	} else if !strings.HasSuffix(img, ":"+etcdTag) {
+		errs = append(errs, fmt.Errorf("after kubeadm upgrade the etcd static pod runs %s, not etcd %s", img, etcdTag))
+	}
+	if !strings.Contains(apiserver, "/kube-apiserver:"+kubeVersion+"\n") {
+		errs = append(errs, fmt.Errorf("after kubeadm upgrade the kube-apiserver static pod does not run %s", kubeVersion))
+	}
+	return errors.Join(errs...)
 }

@@ -2,8 +2,10 @@ package nodeimage
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
+	"sync"
 	"time"
 
 	"sigs.k8s.io/kind/pkg/cluster/nodes"
@@ -27,19 +29,32 @@ func (b *Builder) LoadImages(ctx context.Context, targets []nodes.Node, images .
 	if _, err := b.docker.run(ctx, nil, append([]string{"save", "--output", f.Name()}, images...)...); err != nil {
 		return err
 	}
-	for _, n := range targets {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		archive, err := os.Open(f.Name())
-		if err != nil {
-			return err
-		}
-		err = nodeutils.LoadImageArchive(n, archive)
-		archive.Close()
-		if err != nil {
-			return fmt.Errorf("loading %v into node %s: %w", images, n.String(), err)
-		}
+	// One import per node, all at once, so that nodes do not wait for
+	// each other.
+	errs := make([]error, len(targets))
+	var wg sync.WaitGroup
+	for i, n := range targets {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := ctx.Err(); err != nil {
+				errs[i] = err
+				return
+			}
+			archive, err := os.Open(f.Name())
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			defer archive.Close()
+			if err := nodeutils.LoadImageArchive(n, archive); err != nil {
+				errs[i] = fmt.Errorf("loading %v into node %s: %w", images, n.String(), err)
+			}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
 	}
 	b.logf("loaded %v into %d nodes (%s)", images, len(targets), since(start))
 	return nil
