@@ -77,16 +77,20 @@ var kindScenarioExpected = map[string]Expectation{
 	"3.5.21-to-3.6.5-kubeadm-upgrade": {Verdict: upgrade.Consistent, Evidence: kindRun + "_artifacts/kubeadm1/kind/3.5.21-to-3.6.5-kubeadm-upgrade: " +
 		"`kubeadm upgrade apply v1.34.2` on control-plane (89 s), `kubeadm upgrade node` on control-plane2 and control-plane3 (68 s, 90.5 s), each followed by the v1.34.2 kubelet; " +
 		"kubeadm moved etcd to its own pin 3.6.5 once the cluster's custom imageTag was removed. Every member lists every other in full, every key read back, audit consistent before and after. " +
-		"Same verdict as 3.5.21-to-3.6.5-in-place."},
+		"Same verdict as 3.5.21-to-3.6.5-in-place. " + kubeadmRepeat},
 	"3.5.17-to-3.6.5-kubeadm-upgrade": {Verdict: upgrade.Inconsistent, Evidence: kindRun + "_artifacts/kubeadm2/kind/3.5.17-to-3.6.5-kubeadm-upgrade: " +
 		"the audit before the upgrade finds every 3.5.17 member at-risk (promotions in the v2store only, etcd issue 19557); kubeadm upgrade apply and node succeed on all three nodes " +
 		"(75 s, 92 s, 69 s) and every etcd serves at 3.6.5, but control-plane2 and control-plane3 list control-plane, the node kubeadm upgraded first, with no client URLs " +
 		"(`... says c63fc327fd7550b9 ...-control-plane voter peer=https://172.19.0.3:2380 client=`) while it lists itself in full. The audit after the hop is consistent: the learner flags were repaired, the lost attributes were not. " +
-		"kubeadm reports SUCCESS: nothing in its checks looks at member attributes. Same verdict as 3.5.17-to-3.6.5-in-place; which member is listed short differs."},
+		"kubeadm reports SUCCESS: nothing in its checks looks at member attributes. Same verdict as 3.5.17-to-3.6.5-in-place; which member is listed short differs. " + kubeadmRepeat},
 	"3.5.24-to-3.6.5-kubeadm-upgrade": {Verdict: upgrade.Consistent, Evidence: kindRun + "_artifacts/kubeadm2/kind/3.5.24-to-3.6.5-kubeadm-upgrade: " +
 		"the default Kubernetes path: kubeadm 1.33.13's own etcd pin to kubeadm 1.34.2's. `kubeadm upgrade apply v1.34.2` (105 s) and `kubeadm upgrade node` (68 s, 101 s) " +
-		"move every member to 3.6.5; every member lists every other in full, every key read back, audit consistent before and after."},
+		"move every member to 3.6.5; every member lists every other in full, every key read back, audit consistent before and after. " + kubeadmRepeat},
 }
+
+// kubeadmRepeat cites the second run of every kubeadm-upgrade path.
+const kubeadmRepeat = "Repeated by `make e2e PROVIDER=kind GINKGO_ARGS=--label-filter=kubeadm-upgrade` (artifacts _artifacts/kubeadm3, same day): same verdict and the same member listed short, " +
+	"448-486 s per path."
 
 // kindRun starts every kind evidence.
 const kindRun = "measured 2026-11-27 (kind provider, kind v0.30.0, kubeadm v1.33.13), artifacts "
