@@ -23,6 +23,14 @@
 //   - Upgrade rewrites /etc/kubernetes/manifests/etcd.yaml to the target
 //     image (written beside the directory and renamed into it, as kubeadm
 //     does); the kubelet restarts the pod on the same data dir.
+//   - KubeadmUpgrade (cluster.KubeadmUpgrader, with WithUpgradeKit) is a real
+//     Kubernetes upgrade: the next release's kubeadm copied in, `kubeadm
+//     upgrade apply` on the first node and `kubeadm upgrade node` on the
+//     others, then the new kubelet. Before the first node the release's
+//     images are loaded into every node and etcd.local.imageTag is set to
+//     the target (or removed, for kubeadm's own pin): kubeadm keeps a custom
+//     tag across upgrades. Afterwards the node's manifests must show the new
+//     kube-apiserver and etcd: kubeadm skips an etcd it judges newer.
 //   - Stop/Kill/Start move the manifest aside (Kill first sends SIGKILL to
 //     etcd) and back. Logs and evidence come from the kubelet's log file of
 //     the latest etcd container, exited ones included; containers are read
