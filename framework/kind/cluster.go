@@ -269,11 +269,7 @@ func (c *Cluster) Join(ctx context.Context, v etcdbin.Version) (cluster.Member, 
 // balancer, `kubeadm reset` on the node (which removes its etcd member),
 // its Node object deleted, its container removed.
 func (c *Cluster) Remove(ctx context.Context, cm cluster.Member) error {
-	m, err := c.own(cm)
-	if err != nil {
-		return err
-	}
-	n, err := c.node(m.name)
+	m, n, err := c.memberNode(cm)
 	if err != nil {
 		return err
 	}
@@ -344,11 +340,7 @@ func (c *Cluster) ensureMemberGone(ctx context.Context, m *Member) error {
 // Upgrade points the node's etcd static pod manifest at etcd v, as kubeadm
 // upgrade does; the kubelet restarts the pod on the same data dir.
 func (c *Cluster) Upgrade(ctx context.Context, cm cluster.Member, v etcdbin.Version) error {
-	m, err := c.own(cm)
-	if err != nil {
-		return err
-	}
-	n, err := c.node(m.name)
+	m, n, err := c.memberNode(cm)
 	if err != nil {
 		return err
 	}
@@ -385,11 +377,7 @@ func (c *Cluster) Upgrade(ctx context.Context, cm cluster.Member, v etcdbin.Vers
 // Stop moves the static pod manifest aside; the kubelet stops the pod
 // (SIGTERM, then its grace period).
 func (c *Cluster) Stop(ctx context.Context, cm cluster.Member) error {
-	m, err := c.own(cm)
-	if err != nil {
-		return err
-	}
-	n, err := c.node(m.name)
+	m, n, err := c.memberNode(cm)
 	if err != nil {
 		return err
 	}
@@ -402,11 +390,7 @@ func (c *Cluster) Stop(ctx context.Context, cm cluster.Member) error {
 // Kill sends SIGKILL to the member's etcd process and moves the manifest
 // aside at once, so that the kubelet does not start it again.
 func (c *Cluster) Kill(ctx context.Context, cm cluster.Member) error {
-	m, err := c.own(cm)
-	if err != nil {
-		return err
-	}
-	n, err := c.node(m.name)
+	m, n, err := c.memberNode(cm)
 	if err != nil {
 		return err
 	}
@@ -433,11 +417,7 @@ func (c *Cluster) Kill(ctx context.Context, cm cluster.Member) error {
 
 // Start puts the manifest back and waits until the member serves.
 func (c *Cluster) Start(ctx context.Context, cm cluster.Member) error {
-	m, err := c.own(cm)
-	if err != nil {
-		return err
-	}
-	n, err := c.node(m.name)
+	m, n, err := c.memberNode(cm)
 	if err != nil {
 		return err
 	}
@@ -507,11 +487,7 @@ func (c *Cluster) ClusterClient(context.Context) (*clientv3.Client, error) {
 // Logs returns what the member's latest etcd container wrote (an exited
 // one too: a member that would not start says why there).
 func (c *Cluster) Logs(ctx context.Context, cm cluster.Member) (string, error) {
-	m, err := c.own(cm)
-	if err != nil {
-		return "", err
-	}
-	n, err := c.node(m.name)
+	_, n, err := c.memberNode(cm)
 	if err != nil {
 		return "", err
 	}
@@ -537,6 +513,19 @@ func (c *Cluster) own(cm cluster.Member) (*Member, error) {
 		return nil, fmt.Errorf("member %v does not belong to a kind cluster", cm)
 	}
 	return m, nil
+}
+
+// memberNode returns the kind member and its node.
+func (c *Cluster) memberNode(cm cluster.Member) (*Member, nodes.Node, error) {
+	m, err := c.own(cm)
+	if err != nil {
+		return nil, nil, err
+	}
+	n, err := c.node(m.name)
+	if err != nil {
+		return nil, nil, err
+	}
+	return m, n, nil
 }
 
 // node finds a node of this cluster by name.

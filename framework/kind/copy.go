@@ -24,11 +24,7 @@ import (
 // creates, are copied from the node after it. A stopped member's dir is
 // copied as it is.
 func (c *Cluster) CopyDataDir(ctx context.Context, cm cluster.Member, dst string) error {
-	m, err := c.own(cm)
-	if err != nil {
-		return err
-	}
-	n, err := c.node(m.name)
+	m, n, err := c.memberNode(cm)
 	if err != nil {
 		return err
 	}

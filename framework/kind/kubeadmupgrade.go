@@ -81,11 +81,7 @@ func (c *Cluster) KubeadmUpgrade(ctx context.Context, cm cluster.Member, first b
 		_, err := c.KubeadmUpgradeTarget()
 		return err
 	}
-	m, err := c.own(cm)
-	if err != nil {
-		return err
-	}
-	n, err := c.node(m.name)
+	m, n, err := c.memberNode(cm)
 	if err != nil {
 		return err
 	}
