@@ -63,6 +63,15 @@ var kindExpected = map[string]Expectation{
 		"hop 1 (three joins at 3.5.21 from a 3.5.16 leader's snapshots, three resets) passes; in hop 2 the first 3.6.5 node (control-plane7) joins, the second joins only after 147 s of kubeadm retries, " +
 		"then control-plane7 logs `{\"level\":\"panic\",...,\"msg\":\"failed to update; member unknown\"}` and the third join never finishes " +
 		"(control-plane8: `rejecting member add request; local member has not been connected to all peers`). The etcd issue 20793 mechanism, as on the process provider."},
+	"3.5.16-to-3.5.21-to-3.6.16-in-place": {Verdict: upgrade.Consistent, Evidence: kindRun3616 + "3.5.16-to-3.5.21-to-3.6.16-in-place: " +
+		"six static pod restarts (three at 3.5.21, three at 3.6.16); every member lists every other in full, every key read back; the audit finds every 3.5.16 member at-risk before and every member consistent after each hop " +
+		"(one audit, of control-plane3 after hop 1, was not taken: listing its etcd containers raced the kubelet removing an old one, fixed since in framework/kind): " +
+		"every member restarted at 3.5.21, which repairs its v3store at start-up, before 3.6. Same as the process provider."},
+	"3.5.16-to-3.5.21-to-3.6.16-replace": {Verdict: upgrade.UpgradeFailed, Evidence: kindRun3616 + "3.5.16-to-3.5.21-to-3.6.16-replace: " +
+		"hop 1 (three joins at 3.5.21 from a 3.5.16 leader's snapshots, three resets) passes; in hop 2 the first 3.6.16 node (control-plane7) joins, then logs " +
+		"`Validation on configuration change failed ... membership: too many learner members in cluster` when the next learner is added, and that learner (control-plane8) exits with " +
+		"`{\"level\":\"fatal\",...,\"msg\":\"discovery failed\",\"error\":\"error validating peerURLs ...` (a member listed as a learner with no name); the join step gives up after 142 s. " +
+		"The etcd issue 20793 mechanism, as on the process provider and as 3.5.16-to-3.5.21-to-3.6.5-replace on kind."},
 }
 
 // kindScenarioExpected holds the measured verdicts of KindScenarios, which
@@ -91,6 +100,9 @@ var kindScenarioExpected = map[string]Expectation{
 // kubeadmRepeat cites the second run of every kubeadm-upgrade path.
 const kubeadmRepeat = "Repeated by `make e2e PROVIDER=kind GINKGO_ARGS=--label-filter=kubeadm-upgrade` (artifacts _artifacts/kubeadm3, same day): same verdict and the same member listed short, " +
 	"448-486 s per path."
+
+// kindRun3616 starts the evidence of the kind runs against etcd 3.6.16.
+const kindRun3616 = kindRun + "_artifacts/kind-3616/kind/"
 
 // kindRun starts every kind evidence.
 const kindRun = "measured 2026-11-27 (kind provider, kind v0.30.0, kubeadm v1.33.13), artifacts "

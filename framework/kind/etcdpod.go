@@ -40,12 +40,14 @@ func (c etcdContainer) exited() bool  { return !c.Finished.IsZero() }
 // ID, containerd's CRI status record (created, started, finished, exit
 // code, pid) and its containerd record (CRI metadata: attempt, log path),
 // one per line. Kind's official node images have crictl, the harness's own
-// have only containerd's ctr: this works with both.
+// have only containerd's ctr: this works with both. A container the kubelet
+// removes between the listing and its info is left out, not half-printed.
 const listScript = `for id in $(ctr -n k8s.io containers ls -q 'labels."io.kubernetes.container.name"==etcd'); do
+  info=$(ctr -n k8s.io containers info "$id" 2>/dev/null | tr -d '\n')
+  [ -n "$info" ] || continue
   echo "$id"
   cat /var/lib/containerd/io.containerd.*/containers/"$id"/status 2>/dev/null | head -n 1 | grep . || echo '{}'
-  ctr -n k8s.io containers info "$id" | tr -d '\n'
-  echo
+  printf '%s\n' "$info"
 done`
 
 // etcdContainers lists every etcd container on the node, exited ones too,
