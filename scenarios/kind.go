@@ -72,6 +72,21 @@ var kindExpected = map[string]Expectation{
 		"`Validation on configuration change failed ... membership: too many learner members in cluster` when the next learner is added, and that learner (control-plane8) exits with " +
 		"`{\"level\":\"fatal\",...,\"msg\":\"discovery failed\",\"error\":\"error validating peerURLs ...` (a member listed as a learner with no name); the join step gives up after 142 s. " +
 		"The etcd issue 20793 mechanism, as on the process provider and as 3.5.16-to-3.5.21-to-3.6.5-replace on kind."},
+	"3.5.17-to-3.6.16-in-place": {Verdict: upgrade.Inconsistent, Evidence: kindRun3616 + "3.5.17-to-3.6.16-in-place: " +
+		"the audit before the upgrade finds every 3.5.17 member at-risk; after the three static pods restart at 3.6.16 the audit is consistent (learner flags repaired) " +
+		"but control-plane3, upgraded last, lists control-plane2 with no name and no client URLs (`... says 965bbf52514b990d  voter peer=https://172.30.0.3:2380 client=`) " +
+		"and control-plane with no client URLs, while the others list both in full. Same as 3.5.17-to-3.6.5-in-place on kind and the process provider."},
+	"3.5.17-to-3.6.16-replace": {Verdict: upgrade.UpgradeFailed, Evidence: kindRun3616 + "3.5.17-to-3.6.16-replace: " +
+		"the first 3.6.16 node (control-plane4) joins from a raft snapshot of the 3.5.17 leader; asked to add the next learner it logs " +
+		"`Validation on configuration change failed ... \"error\":\"membership: too many learner members in cluster\"` while the 3.5.17 members log `membership: peerURL exists` on kubeadm's retries, " +
+		"and kubeadm join of control-plane5 fails. Same verdict as on the process provider, whose 3.6.16 member instead panicked (`failed to update; member unknown`): " +
+		"the same v3store data, met through a different request first."},
+	"3.5.21-to-3.6.16-in-place": {Verdict: upgrade.Consistent, Evidence: kindRun3616 + "3.5.21-to-3.6.16-in-place: " +
+		"three static pod restarts at 3.6.16 (19-20 s each); every member lists every other in full, every key read back, audit consistent before and after " +
+		"(one copy, of control-plane2 after the hop, held a .snap file etcd was still writing and could not be read: the audit said so rather than judge it). Same as the process provider."},
+	"3.5.21-to-3.6.16-replace": {Verdict: upgrade.Consistent, Evidence: kindRun3616 + "3.5.21-to-3.6.16-replace: " +
+		"three kubeadm joins at 3.6.16 (each sent a snapshot by a 3.5.21 leader) and three kubeadm resets; every member agrees, every key read back, audit consistent before and after. " +
+		"Same as the process provider."},
 }
 
 // kindScenarioExpected holds the measured verdicts of KindScenarios, which
