@@ -381,10 +381,13 @@ func (c *Cluster) Stop(ctx context.Context, cm cluster.Member) error {
 	if err != nil {
 		return err
 	}
+	kept := c.followStop(ctx, n, m)
 	if err := moveAside(ctx, n); err != nil {
 		return err
 	}
-	return c.waitStopped(ctx, n, m)
+	err = c.waitStopped(ctx, n, m)
+	kept()
+	return err
 }
 
 // Kill sends SIGKILL to the member's etcd process and moves the manifest
@@ -394,6 +397,8 @@ func (c *Cluster) Kill(ctx context.Context, cm cluster.Member) error {
 	if err != nil {
 		return err
 	}
+	kept := c.followStop(ctx, n, m)
+	defer kept()
 	cs, err := etcdContainers(ctx, n)
 	if err != nil {
 		return err
@@ -487,15 +492,24 @@ func (c *Cluster) ClusterClient(context.Context) (*clientv3.Client, error) {
 // Logs returns what the member's latest etcd container wrote (an exited
 // one too: a member that would not start says why there).
 func (c *Cluster) Logs(ctx context.Context, cm cluster.Member) (string, error) {
-	_, n, err := c.memberNode(cm)
+	m, n, err := c.memberNode(cm)
 	if err != nil {
 		return "", err
 	}
 	cs, err := etcdContainers(ctx, n)
-	if err != nil || len(cs) == 0 {
-		return "", err
+	if err == nil && len(cs) > 0 {
+		log, lerr := containerLog(ctx, n, cs[len(cs)-1])
+		if lerr == nil {
+			return log, nil
+		}
+		err = lerr
 	}
-	return containerLog(ctx, n, cs[len(cs)-1])
+	// A stopped member's pod and its log folder are gone; what it wrote
+	// until it exited was kept by Stop or Kill.
+	if kept := m.stoppedLog(); kept != "" {
+		return kept, nil
+	}
+	return "", err
 }
 
 func (c *Cluster) tlsConfig() (*tls.Config, error) {

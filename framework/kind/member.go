@@ -24,6 +24,7 @@ type Member struct {
 	mu      sync.Mutex
 	id      uint64
 	version etcdbin.Version
+	stopped string // what etcd wrote until Stop or Kill ended it
 }
 
 // Name is the etcd member name, also the node and container name.
@@ -37,6 +38,18 @@ func (m *Member) Version() etcdbin.Version {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.version
+}
+
+func (m *Member) stoppedLog() string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.stopped
+}
+
+func (m *Member) setStoppedLog(log string) {
+	m.mu.Lock()
+	m.stopped = log
+	m.mu.Unlock()
 }
 
 func (m *Member) setVersion(v etcdbin.Version) {
