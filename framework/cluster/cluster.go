@@ -112,3 +112,12 @@ func AsMemberError(err error) (*MemberError, bool) {
 	ok := errors.As(err, &me)
 	return me, ok
 }
+
+// AsMembers returns a provider's members as the contract's Member values.
+func AsMembers[M Member](ms []M) []Member {
+	out := make([]Member, len(ms))
+	for i, m := range ms {
+		out[i] = m
+	}
+	return out
+}

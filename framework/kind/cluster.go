@@ -106,11 +106,7 @@ func (c *Cluster) Kubeconfig() string { return c.kubeconfig }
 func (c *Cluster) Members() []cluster.Member {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	out := make([]cluster.Member, len(c.members))
-	for i, m := range c.members {
-		out[i] = m
-	}
-	return out
+	return cluster.AsMembers(c.members)
 }
 
 // KindMembers returns the current members with their kind details.

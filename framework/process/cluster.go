@@ -79,11 +79,7 @@ func (c *Cluster) ArtifactsDir() string { return c.cfg.dir }
 func (c *Cluster) Members() []cluster.Member {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	out := make([]cluster.Member, len(c.members))
-	for i, m := range c.members {
-		out[i] = m
-	}
-	return out
+	return cluster.AsMembers(c.members)
 }
 
 // ProcessMembers returns the current members with their process details.
