@@ -156,7 +156,7 @@ func (c *Cluster) Init(ctx context.Context, v etcdbin.Version) (cluster.Member, 
 	if err != nil {
 		return nil, err
 	}
-	m.flags = c.flags(m, m.name+"="+m.peerURL, "new")
+	m.setFlags(c.flags(m, m.name+"="+m.peerURL, "new"))
 	if err := c.startAndWait(ctx, m, "init", voterReady); err != nil {
 		return nil, err
 	}
@@ -187,8 +187,8 @@ func (c *Cluster) Bootstrap(ctx context.Context, v etcdbin.Version, size int) ([
 		initial = append(initial, m.name+"="+m.peerURL)
 	}
 	for _, m := range ms {
-		m.flags = c.flags(m, strings.Join(initial, ","), "new")
-		if err := m.start(m.flags); err != nil {
+		m.setFlags(c.flags(m, strings.Join(initial, ","), "new"))
+		if err := m.start(); err != nil {
 			return nil, &cluster.MemberError{Member: m.name, Op: "bootstrap", Err: err}
 		}
 	}
@@ -225,18 +225,18 @@ func (c *Cluster) Join(ctx context.Context, v etcdbin.Version) (cluster.Member, 
 	if err != nil {
 		return nil, &cluster.MemberError{Member: m.name, Op: "add learner", Err: err}
 	}
-	m.id = id
+	m.setID(id)
 	var initial []string
 	for _, mem := range members {
 		name := mem.Name
-		if mem.ID == m.id {
+		if mem.ID == id {
 			name = m.name
 		}
 		for _, u := range mem.PeerURLs {
 			initial = append(initial, name+"="+u)
 		}
 	}
-	m.flags = c.flags(m, strings.Join(initial, ","), "existing")
+	m.setFlags(c.flags(m, strings.Join(initial, ","), "existing"))
 	c.mu.Lock()
 	c.members = append(c.members, m)
 	c.mu.Unlock()
@@ -314,7 +314,7 @@ func (c *Cluster) promote(ctx context.Context, cli *clientv3.Client, m *Member) 
 			}
 		}
 		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		_, err := cli.MemberPromote(cctx, m.id)
+		_, err := cli.MemberPromote(cctx, m.ID())
 		cancel()
 		if err == nil || strings.Contains(err.Error(), "can only promote a learner member") {
 			return nil // promoted now, or before a restart
@@ -343,7 +343,7 @@ func (c *Cluster) Remove(ctx context.Context, cm cluster.Member) error {
 	}
 	defer cli.Close()
 	if _, err := withRetry(ctx, 30*time.Second, func(ctx context.Context) (*clientv3.MemberRemoveResponse, error) {
-		return cli.MemberRemove(ctx, m.id)
+		return cli.MemberRemove(ctx, m.ID())
 	}); err != nil {
 		return &cluster.MemberError{Member: m.name, Op: "remove", Err: err}
 	}
@@ -377,10 +377,7 @@ func (c *Cluster) Upgrade(ctx context.Context, cm cluster.Member, v etcdbin.Vers
 	if err := m.stop(syscall.SIGTERM, 20*time.Second); err != nil {
 		return err
 	}
-	from := m.Version()
-	m.mu.Lock()
-	m.bins = bins
-	m.mu.Unlock()
+	from := m.setBinaries(bins)
 	if err := c.startAndWait(ctx, m, "upgrade", voterReady); err != nil {
 		return err
 	}
@@ -519,7 +516,7 @@ const (
 
 // startAndWait starts m and waits until it is ready.
 func (c *Cluster) startAndWait(ctx context.Context, m *Member, op string, r readiness) error {
-	if err := m.start(m.flags); err != nil {
+	if err := m.start(); err != nil {
 		return &cluster.MemberError{Member: m.name, Op: op, Err: err}
 	}
 	return c.waitReady(ctx, m, op, r)
@@ -640,7 +637,7 @@ func (c *Cluster) fillID(ctx context.Context, m *Member) error {
 	if err != nil {
 		return fmt.Errorf("status of %s: %w", m.name, err)
 	}
-	m.id = st.Header.MemberId
+	m.setID(st.Header.MemberId)
 	return nil
 }
 

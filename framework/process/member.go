@@ -16,31 +16,67 @@ import (
 
 // Member is one etcd process with its own data dir and log file. It can be
 // stopped, swapped to another binary and started again on the same data dir.
+//
+// A member is shared by the goroutine that drives it and by others (a
+// heartbeat, a fault injector) that read it, so every field that changes
+// after newMember is guarded by mu.
 type Member struct {
+	// Set by newMember and never changed: read without the lock.
 	name      string
-	id        uint64
 	dir       string // member's folder: data/ and etcd.log
 	peerURL   string
 	clientURL string
 
-	mu       sync.Mutex
+	mu       sync.Mutex // guards every field below
+	id       uint64
 	bins     etcdbin.Binaries
 	cmd      *exec.Cmd
 	exited   chan struct{} // closed when the current process has exited
 	exitErr  error
-	logStart int64 // offset in etcd.log where the current run starts
-	gen      int   // counts starts, so a waiter can tell a restart from an exit
-	flags    []string
+	logStart int64    // offset in etcd.log where the current run starts
+	gen      int      // counts starts, so a waiter can tell a restart from an exit
+	flags    []string // command line of the next start
 }
 
 // Name is the etcd member name.
 func (m *Member) Name() string { return m.name }
 
 // ID is the etcd member ID (0 until it is known).
-func (m *Member) ID() uint64 { return m.id }
+func (m *Member) ID() uint64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.id
+}
+
+func (m *Member) setID(id uint64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.id = id
+}
 
 // Version is the etcd version of the binary the member runs.
-func (m *Member) Version() etcdbin.Version { return m.bins.Version }
+func (m *Member) Version() etcdbin.Version {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.bins.Version
+}
+
+// setBinaries swaps the binary the next start runs and returns the version
+// it replaces.
+func (m *Member) setBinaries(bins etcdbin.Binaries) etcdbin.Version {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	from := m.bins.Version
+	m.bins = bins
+	return from
+}
+
+// setFlags sets the command line of the next start.
+func (m *Member) setFlags(flags []string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.flags = flags
+}
 
 // Endpoint is the member's client URL.
 func (m *Member) Endpoint() string { return m.clientURL }
@@ -76,10 +112,10 @@ func (m *Member) isExited() bool {
 // Running reports whether the member's process is alive.
 func (m *Member) Running() bool { return m.PID() != 0 }
 
-// start launches the process with flags. The process gets its own process
+// start launches the process with the member's flags. The process gets its own process
 // group and SIGKILL when the harness dies (Pdeathsig), so a killed test run
 // leaves no etcd behind.
-func (m *Member) start(flags []string) error {
+func (m *Member) start() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.cmd != nil && !m.isExited() {
@@ -97,7 +133,7 @@ func (m *Member) start(flags []string) error {
 	fmt.Fprintf(logf, "# %s: starting %s (etcd %s)\n", time.Now().UTC().Format(time.RFC3339), m.name, m.bins.Version)
 	m.logStart = off
 
-	cmd := exec.Command(m.bins.Etcd, flags...)
+	cmd := exec.Command(m.bins.Etcd, m.flags...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	exited := make(chan struct{})
@@ -179,5 +215,5 @@ func (m *Member) currentLog() string {
 }
 
 func (m *Member) String() string {
-	return m.name + "@" + m.bins.Version.String() + "(" + strconv.Itoa(m.PID()) + ")"
+	return m.name + "@" + m.Version().String() + "(" + strconv.Itoa(m.PID()) + ")"
 }
