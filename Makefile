@@ -69,6 +69,7 @@ bench-etcd:
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) tool staticcheck ./...
 
 ## clean: remove artifacts and any kind cluster, node container or network the harness left behind.
 clean:
