@@ -21,7 +21,7 @@ all: lint test
 test: etcd unit e2e-fast e2e-kind-fast
 
 unit:
-	$(GO) test -timeout 30m ./framework/... ./scenarios/... ./cmd/... ./kindconfigs/...
+	$(GO) test -race -timeout 30m ./framework/... ./scenarios/... ./cmd/... ./kindconfigs/...
 	$(GO) test -run 'Test[^E]' ./e2e
 
 e2e-fast:
