@@ -54,6 +54,7 @@ func ParseVersion(s string) (Version, error) {
 	v.Minor, _ = strconv.Atoi(m[2])
 	v.Patch, _ = strconv.Atoi(m[3])
 	if v.Major != 1 {
+		//lint:ignore ST1005 "Kubernetes" is a proper noun; worded like etcdbin's "etcd X is not supported".
 		return Version{}, fmt.Errorf("Kubernetes %s is not supported: want 1.x", s)
 	}
 	return v, nil
