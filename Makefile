@@ -22,13 +22,14 @@ test: etcd unit e2e-fast e2e-kind-fast
 
 unit:
 	$(GO) test -race -timeout 30m ./framework/... ./scenarios/... ./cmd/... ./kindconfigs/...
-	$(GO) test -run 'Test[^E]' ./e2e
+	$(GO) test -run 'Test[^E]' ./e2e ./e2e/interrupt
 
 e2e-fast:
 	$(GINKGO) -v --label-filter='fast && process' --junit-report=junit_e2e_fast.xml --output-dir=$(ARTIFACTS) ./e2e -- -provider=process -artifacts=$(ARTIFACTS) $(E2E_ARGS)
 
+## e2e-kind-fast adds its rows to the matrix e2e-fast wrote: one matrix.json for `make test`.
 e2e-kind-fast:
-	$(GINKGO) -v --label-filter='kind && (fast || node-image)' --junit-report=junit_e2e_kind_fast.xml --output-dir=$(ARTIFACTS) ./e2e -- -provider=kind -artifacts=$(ARTIFACTS) $(E2E_ARGS)
+	$(GINKGO) -v --label-filter='kind && (fast || node-image)' --junit-report=junit_e2e_kind_fast.xml --output-dir=$(ARTIFACTS) ./e2e -- -provider=kind -artifacts=$(ARTIFACTS) -merge-matrix $(E2E_ARGS)
 
 ## node-image: the offline kind node image for K8S_VERSION with the etcd images the scenarios use
 ## (debootstrap is installed with apt-get when missing and running as root).

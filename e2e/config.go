@@ -12,33 +12,75 @@ import (
 	"strings"
 
 	"etcd-upgrade-e2e/framework/upgrade"
+	"etcd-upgrade-e2e/scenarios"
 )
 
 // Config is what the suite's flags say. Pass flags after `--`:
 // ginkgo ./e2e -- -path=3.5.19,3.5.21,3.6.4 -strategy=replace -keep
 type Config struct {
-	Path          string
-	Strategy      string
-	Expect        string
+	Path     string
+	Scenario string
+	Strategy string
+	Expect   string
+	// ExpectStep, ExpectCheck and ExpectLine are the signature of -expect.
+	ExpectStep    string
+	ExpectCheck   string
+	ExpectLine    string
 	Provider      string
 	Artifacts     string
 	Keep          bool
 	NodeImage     string
 	SnapshotCount int
 	CatchUpWrites int
+	// RequireKind turns every reason kind specs cannot run here into a
+	// failure: CI and the Prow kind jobs set it, so they cannot pass by
+	// skipping.
+	RequireKind bool
+	// MergeMatrix adds this run's rows to the matrix.json already in the
+	// artifacts dir instead of replacing it: one matrix for `make test`'s
+	// two suites.
+	MergeMatrix bool
+
+	// set names the flags given on the command line.
+	set map[string]bool
 }
+
+// RequireKindEnv set to 1 (or true) is the default of -require-kind.
+const RequireKindEnv = "ETCDUP_REQUIRE_KIND"
 
 // Bind registers the flags on fs.
 func (c *Config) Bind(fs *flag.FlagSet) {
 	fs.StringVar(&c.Path, "path", "", "run only this path: comma-separated etcd versions, the first is the starting cluster (e.g. 3.5.19,3.5.21,3.6.4)")
+	fs.StringVar(&c.Scenario, "scenario", "", "run only this scenario of the matrix, by name (e.g. 3.5.17-to-3.6.5-replace), with its measured expectations")
 	fs.StringVar(&c.Strategy, "strategy", string(upgrade.InPlace), "strategy of every hop of -path: in-place, replace or kubeadm-upgrade (kind only: a real kubeadm upgrade to Kubernetes "+KubeadmUpgradeTarget+")")
-	fs.StringVar(&c.Expect, "expect", string(upgrade.Consistent), "verdict -path is expected to give: consistent, inconsistent or upgrade-failed")
+	fs.StringVar(&c.Expect, "expect", string(upgrade.Consistent), "verdict -path is expected to give: consistent, inconsistent or upgrade-failed (default: the matrix's expectation when -path is a scenario of it, else consistent)")
+	fs.StringVar(&c.ExpectStep, "expect-step", "", "with -expect=upgrade-failed: regular expression the failing step must match (e.g. 'hop 1 .*join a new member')")
+	fs.StringVar(&c.ExpectCheck, "expect-check", "", "with -expect=inconsistent: the check that must find it (membership, keys or audit)")
+	fs.StringVar(&c.ExpectLine, "expect-line", "", "with -expect other than consistent: regular expression over the member's own line (upgrade-failed) or the check's finding (inconsistent)")
+	fs.BoolVar(&c.RequireKind, "require-kind", envTrue(RequireKindEnv), "fail, instead of skip, kind specs that cannot run on this host (default $"+RequireKindEnv+")")
+	fs.BoolVar(&c.MergeMatrix, "merge-matrix", false, "add this run's rows to the artifacts dir's matrix.json instead of replacing it")
 	fs.StringVar(&c.Provider, "provider", "process", "where clusters run: process, kind or all")
 	fs.StringVar(&c.Artifacts, "artifacts", "", "artifacts dir (default $ARTIFACTS, else ./_artifacts at the repository root)")
 	fs.BoolVar(&c.Keep, "keep", false, "keep data dirs, logs (and kind clusters) after each spec, and print how to inspect them")
 	fs.StringVar(&c.NodeImage, "node-image", "", "kind node image (default: found or built automatically)")
 	fs.IntVar(&c.SnapshotCount, "snapshot-count", 100, "etcd --snapshot-count of every member")
 	fs.IntVar(&c.CatchUpWrites, "catch-up-writes", 6000, "writes after the cluster is built; must exceed 5000 + snapshot-count so new members get a raft snapshot")
+}
+
+// Given records which flags fs's command line set: some are only
+// meaningful together.
+func (c *Config) Given(fs *flag.FlagSet) {
+	c.set = map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { c.set[f.Name] = true })
+}
+
+func (c *Config) given(name string) bool { return c.set[name] }
+
+func envTrue(name string) bool { return envValueTrue(os.Getenv(name)) }
+
+func envValueTrue(v string) bool {
+	v = strings.ToLower(v)
+	return v == "1" || v == "true" || v == "yes"
 }
 
 // Providers expands -provider.
@@ -62,12 +104,39 @@ func (c *Config) Validate() error {
 	} else if st == upgrade.KubeadmUpgrade && c.Path != "" && c.Provider == "process" {
 		errs = append(errs, fmt.Errorf("-strategy=%s needs -provider=kind: the process provider runs no Kubernetes", st))
 	}
-	if _, err := ParseVerdict(c.Expect); err != nil {
+	if _, err := upgrade.ParseVerdict(c.Expect); err != nil {
 		errs = append(errs, err)
 	}
 	if c.Path != "" {
 		if _, err := upgrade.ParsePath(c.Path, c.Strategy, 3); err != nil {
 			errs = append(errs, fmt.Errorf("-path: %w", err))
+		}
+		if c.given("expect") {
+			if _, err := c.expected(); err != nil {
+				errs = append(errs, fmt.Errorf("-expect=%s: %w", c.Expect, err))
+			}
+		}
+	} else {
+		// These shape -path alone; silently ignoring them would run the
+		// whole matrix while the user believes otherwise.
+		for _, f := range []string{"strategy", "expect", "expect-step", "expect-check", "expect-line"} {
+			if c.given(f) {
+				errs = append(errs, fmt.Errorf("-%s applies to -path, which is not given", f))
+			}
+		}
+	}
+	if c.Scenario != "" {
+		if c.Path != "" {
+			errs = append(errs, errors.New("-scenario and -path each choose the path to run: give one"))
+		}
+		if sc, ok := scenarios.Find(scenarios.All(), c.Scenario); !ok {
+			errs = append(errs, fmt.Errorf("-scenario %q: no scenario of the matrix has that name (they are listed in the README and in matrix.md)", c.Scenario))
+		} else {
+			for _, p := range c.Providers() {
+				if ok, why := sc.RunsOn(p); !ok {
+					errs = append(errs, fmt.Errorf("-scenario %s does not run on -provider=%s: %s", c.Scenario, p, why))
+				}
+			}
 		}
 	}
 	if c.SnapshotCount < 1 {
@@ -117,16 +186,18 @@ func checkWritable(dir string) error {
 	return os.Remove(name)
 }
 
-// ParseVerdict accepts consistent, inconsistent or upgrade-failed.
-func ParseVerdict(s string) (upgrade.Verdict, error) {
-	for _, v := range upgrade.Verdicts {
-		if string(v) == s {
-			return v, nil
-		}
+// expected is the expectation -expect and its signature flags give.
+func (c *Config) expected() (upgrade.Expected, error) {
+	v, err := upgrade.ParseVerdict(c.Expect)
+	if err != nil {
+		return upgrade.Expected{}, err
 	}
-	var names []string
-	for _, v := range upgrade.Verdicts {
-		names = append(names, string(v))
+	e := upgrade.Expected{Verdict: v}
+	if c.ExpectStep != "" || c.ExpectCheck != "" || c.ExpectLine != "" {
+		e.Signatures = []upgrade.Signature{{Step: c.ExpectStep, Check: c.ExpectCheck, Line: c.ExpectLine, Note: "given on the command line"}}
 	}
-	return "", fmt.Errorf("unknown verdict %q: want one of %s", s, strings.Join(names, ", "))
+	if err := e.Validate(); err != nil {
+		return e, fmt.Errorf("%w (-expect-step and -expect-line for upgrade-failed, -expect-check and -expect-line for inconsistent)", err)
+	}
+	return e, nil
 }

@@ -21,6 +21,12 @@ func TestConfigRejectsBadInput(t *testing.T) {
 	if err := func() error { c := good(); return c.Validate() }(); err != nil {
 		t.Fatalf("good config refused: %v", err)
 	}
+	withSignature := good()
+	withSignature.set = map[string]bool{"expect": true}
+	withSignature.Path, withSignature.Expect, withSignature.ExpectStep, withSignature.ExpectLine = "3.5.17,3.6.5", "upgrade-failed", "hop 1", "too many learner"
+	if err := withSignature.Validate(); err != nil {
+		t.Fatalf("an expected failure with its signature refused: %v", err)
+	}
 	for _, tc := range []struct {
 		name string
 		edit func(*Config)
@@ -37,6 +43,24 @@ func TestConfigRejectsBadInput(t *testing.T) {
 		{"kubeadm upgrade on processes", func(c *Config) { c.Path = "3.5.21,3.6.5"; c.Strategy = "kubeadm-upgrade" }, "-strategy=kubeadm-upgrade needs -provider=kind"},
 		{"two kubeadm upgrades", func(c *Config) { c.Path = "3.5.21,3.6.4,3.6.5"; c.Strategy = "kubeadm-upgrade"; c.Provider = "kind" }, "at most once"},
 		{"too few catch-up writes", func(c *Config) { c.CatchUpWrites = 100 }, "must exceed 5000 + snapshot-count"},
+		{"strategy without a path", func(c *Config) { c.set = map[string]bool{"strategy": true}; c.Strategy = "replace" }, "-strategy applies to -path, which is not given"},
+		{"expect without a path", func(c *Config) { c.set = map[string]bool{"expect": true}; c.Expect = "upgrade-failed" }, "-expect applies to -path"},
+		{"expected failure with no signature", func(c *Config) {
+			c.set = map[string]bool{"expect": true}
+			c.Path, c.Expect = "3.5.21,3.6.5", "upgrade-failed"
+		}, "names what makes it so"},
+		{"expected failure with a step but no line", func(c *Config) {
+			c.set = map[string]bool{"expect": true}
+			c.Path, c.Expect, c.ExpectStep = "3.5.21,3.6.5", "upgrade-failed", "hop 1"
+		}, "no line pattern"},
+		{"inconsistent with an unknown check", func(c *Config) {
+			c.set = map[string]bool{"expect": true}
+			c.Path, c.Expect, c.ExpectCheck, c.ExpectLine = "3.5.21,3.6.5", "inconsistent", "vibes", "x"
+		}, `check "vibes"`},
+		{"harness-error cannot be expected", func(c *Config) { c.set = map[string]bool{"expect": true}; c.Path, c.Expect = "3.5.21,3.6.5", "harness-error" }, `unknown verdict "harness-error"`},
+		{"unknown scenario", func(c *Config) { c.Scenario = "3.5.17-to-banana" }, "no scenario of the matrix has that name"},
+		{"scenario and path", func(c *Config) { c.Scenario, c.Path = "3.5.17-to-3.6.5-replace", "3.5.17,3.6.5" }, "give one"},
+		{"kubeadm scenario on processes", func(c *Config) { c.Scenario = "3.5.21-to-3.6.5-kubeadm-upgrade" }, "runs no Kubernetes"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := good()

@@ -21,12 +21,20 @@ func init() {
 }
 
 func TestE2E(t *testing.T) {
+	// Bad input is refused before any spec is selected, whatever the label
+	// filter: a BeforeSuite would not run when the filter selects nothing.
+	config.Given(flag.CommandLine)
+	if err := config.Validate(); err != nil {
+		t.Fatalf("invalid flags:\n%v", err)
+	}
 	RegisterFailHandler(Fail)
-	RunSpecs(t, "etcd upgrade e2e")
+	suite, reporter := GinkgoConfiguration()
+	// A filter or flag that selects no spec is a mistake, not a pass.
+	suite.FailOnEmpty = true
+	RunSpecs(t, "etcd upgrade e2e", suite, reporter)
 }
 
 var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
-	Expect(config.Validate()).To(Succeed(), "invalid flags")
 	// Provision every binary the selected specs need once, on process 1,
 	// with progress; the other processes then hit the cache.
 	p := etcdbin.NewProvisioner(etcdbin.WithLog(GinkgoWriter))
@@ -38,7 +46,6 @@ var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
 	}
 	return nil
 }, func(ctx SpecContext, _ []byte) {
-	Expect(config.Validate()).To(Succeed(), "invalid flags")
 	binaries = etcdbin.NewProvisioner(etcdbin.WithLog(GinkgoWriter))
 }, NodeTimeout(30*time.Minute))
 
@@ -65,9 +72,18 @@ var _ = ReportAfterSuite("matrix", func(r Report) {
 		}
 	}
 	dir := config.ArtifactsDir()
-	if err := report.Write(dir, rows); err != nil {
+	write := report.Write
+	if config.MergeMatrix {
+		write = report.Merge
+	}
+	if err := write(dir, rows); err != nil {
 		fmt.Fprintf(os.Stderr, "writing matrix: %v\n", err)
 		return
+	}
+	if config.MergeMatrix {
+		if all, err := report.Read(filepath.Join(dir, "matrix.json")); err == nil {
+			rows = all
+		}
 	}
 	if len(rows) > 0 {
 		report.Sort(rows)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -16,6 +17,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"etcd-upgrade-e2e/framework/cluster"
+	"etcd-upgrade-e2e/framework/etcdbin"
 	"etcd-upgrade-e2e/framework/fscache"
 	"etcd-upgrade-e2e/framework/kind"
 	"etcd-upgrade-e2e/framework/nodeimage"
@@ -83,9 +85,11 @@ func usesKubeadmUpgrade(p upgrade.Path) bool {
 	return false
 }
 
-// prepareKind runs the pre-flight once per process: a missing, old or
-// unusable Docker makes every kind spec skip with the reason.
-func prepareKind(ctx context.Context) kindSetup {
+// prepareKind runs the pre-flight once per process. A host that cannot run
+// kind (no or old Docker, host limits) makes every kind spec skip with the
+// reason, or fail with -require-kind; a fault of the harness (its probe or
+// node image failing to build) fails them.
+func prepareKind(ctx context.Context, cfg Config, bins *etcdbin.Provisioner) kindSetup {
 	kindOnce.Do(func() {
 		s := &kindShared
 		if st := dockerenv.Check(ctx); !st.Usable() {
@@ -100,23 +104,28 @@ func prepareKind(ctx context.Context) kindSetup {
 			s.skip = problem
 			return
 		}
-		s.builder = nodeimage.New(nodeimage.WithLog(GinkgoWriter), nodeimage.WithEtcdProvisioner(binaries),
+		s.builder = nodeimage.New(nodeimage.WithLog(GinkgoWriter), nodeimage.WithEtcdProvisioner(bins),
 			// A fresh CI machine lacks debootstrap; as root it is installed.
 			nodeimage.WithInstallDeps(os.Geteuid() == 0))
 		env, err := s.builder.PrepareDocker(ctx)
-		if err != nil {
+		var probeErr *nodeimage.ProbeBuildError
+		switch {
+		case errors.As(err, &probeErr):
+			s.err = err
+			return
+		case err != nil:
 			s.skip = "Docker cannot run kind nodes here: " + err.Error()
 			return
 		}
 		if s.err = env.Apply(); s.err != nil {
 			return
 		}
-		if config.NodeImage != "" {
-			if out, err := exec.CommandContext(ctx, "docker", "image", "inspect", "--format", "{{.Id}}", config.NodeImage).CombinedOutput(); err != nil {
-				s.err = fmt.Errorf("-node-image %s: %v: %s", config.NodeImage, err, strings.TrimSpace(string(out)))
+		if cfg.NodeImage != "" {
+			if out, err := exec.CommandContext(ctx, "docker", "image", "inspect", "--format", "{{.Id}}", cfg.NodeImage).CombinedOutput(); err != nil {
+				s.err = fmt.Errorf("-node-image %s: %v: %s", cfg.NodeImage, err, strings.TrimSpace(string(out)))
 				return
 			}
-			s.image = nodeimage.NodeImage{Ref: config.NodeImage}
+			s.image = nodeimage.NodeImage{Ref: cfg.NodeImage}
 		} else if s.image, s.err = s.builder.NodeImage(ctx, nodeimage.DefaultKubernetesVersion, neededVersions()); s.err != nil {
 			return
 		}
@@ -125,20 +134,26 @@ func prepareKind(ctx context.Context) kindSetup {
 	return kindShared
 }
 
+// skipKind skips a kind spec that cannot run on this host, or fails it
+// where kind is required (CI, the Prow kind jobs).
+func skipKind(cfg Config, why string) {
+	if cfg.RequireKind {
+		Fail("kind is required here (-require-kind or $" + RequireKindEnv + "), but cannot run: " + why)
+	}
+	Skip("kind: " + why)
+}
+
 // newKindCluster builds the scenario's kind cluster. Kind specs hold a lock
 // for their whole run, so that they run one at a time even under ginkgo -p:
 // two clusters at once do not fit this machine's two cores.
 func newKindCluster(ctx context.Context, in UpgradePathSpecInput) cluster.Cluster {
-	if in.Scenario.Path.Bootstrap == upgrade.Static {
-		Skip("kind builds control planes with kubeadm only (init, then learner joins): a static bootstrap is the process provider's control")
-	}
-	setup := prepareKind(ctx)
+	setup := prepareKind(ctx, in.Config, in.Binaries)
 	if setup.skip != "" {
-		Skip("kind: " + setup.skip)
+		skipKind(in.Config, setup.skip)
 	}
 	Expect(setup.err).NotTo(HaveOccurred(), "kind node image")
 
-	unlock, err := fscache.Lock(ctx, filepath.Join(binaries.CacheDir(), "kind-spec.lock"))
+	unlock, err := fscache.Lock(ctx, filepath.Join(in.Binaries.CacheDir(), "kind-spec.lock"))
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(unlock)
 

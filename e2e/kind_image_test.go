@@ -39,12 +39,14 @@ var _ = Describe("kind node image without a registry", Label("kind", "node-image
 		provider *cluster.Provider
 	)
 
+	// They belong to kind runs of the matrix, not to one path run alone.
+	if !slices.Contains(config.Providers(), "kind") || config.Path != "" || config.Scenario != "" {
+		return
+	}
+
 	BeforeAll(func(ctx SpecContext) {
-		if !slices.Contains(config.Providers(), "kind") {
-			Skip("kind specs run with -provider=kind or -provider=all")
-		}
 		if st := dockerenv.Check(ctx); !st.Usable() {
-			Skip(st.Problem)
+			skipKind(config, st.Problem)
 		}
 		// CI starts from a fresh machine: let the builder install debootstrap
 		// (as root) when it is missing.

@@ -25,6 +25,10 @@ type prowJobs struct {
 				Image           string   `json:"image"`
 				Command         []string `json:"command"`
 				Args            []string `json:"args"`
+				Env             []struct {
+					Name  string `json:"name"`
+					Value string `json:"value"`
+				} `json:"env"`
 				SecurityContext *struct {
 					Privileged bool `json:"privileged"`
 				} `json:"securityContext"`
@@ -77,6 +81,13 @@ func TestProwJobsLoad(t *testing.T) {
 				kind = true
 				if c.SecurityContext == nil || !c.SecurityContext.Privileged || j.Labels["preset-dind-enabled"] != "true" {
 					t.Errorf("%s: kind needs a privileged container with Docker-in-Docker (preset-dind-enabled)", j.Name)
+				}
+				required := false
+				for _, e := range c.Env {
+					required = required || (e.Name == RequireKindEnv && envValueTrue(e.Value))
+				}
+				if !required {
+					t.Errorf("%s: a kind job sets %s=1, or it passes by skipping when Docker cannot run kind", j.Name, RequireKindEnv)
 				}
 				if !strings.HasPrefix(c.Command[0], "wrapper.sh") {
 					t.Errorf("%s: kind jobs run through wrapper.sh, which starts and cleans up dockerd", j.Name)

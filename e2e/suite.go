@@ -21,21 +21,35 @@ var (
 	binaries *etcdbin.Provisioner
 )
 
-// selectedScenarios is the matrix, or the one path given with -path.
+// selectedScenarios is the matrix, the scenario -scenario names, or the
+// path -path gives. A -path that is a scenario of the matrix runs as that
+// scenario, with its measured expectations, unless -expect says otherwise.
 func selectedScenarios() []scenarios.Scenario {
-	if config.Path == "" {
-		return scenarios.All()
+	all := scenarios.All()
+	switch {
+	case config.Scenario != "":
+		sc, ok := scenarios.Find(all, config.Scenario)
+		if !ok {
+			return nil // Validate has refused it already
+		}
+		return []scenarios.Scenario{sc}
+	case config.Path == "":
+		return all
 	}
 	p, err := upgrade.ParsePath(config.Path, config.Strategy, 3)
 	if err != nil {
-		// Validate reports it in BeforeSuite with the other flag errors.
+		return nil // Validate has refused it already
+	}
+	if sc, ok := scenarios.ByPath(all, p); ok && !config.given("expect") {
+		return []scenarios.Scenario{sc}
+	}
+	exp, err := config.expected()
+	if err != nil {
 		return nil
 	}
-	verdict, _ := ParseVerdict(config.Expect)
-	exp := scenarios.Expectation{Verdict: verdict, Evidence: "given with -expect"}
 	sc := scenarios.Scenario{Name: "custom-" + scenarios.Name(p, ""), Kubernetes: "custom", Path: p, Expected: map[string]scenarios.Expectation{}}
 	for _, prov := range config.Providers() {
-		sc.Expected[prov] = exp
+		sc.Expected[prov] = scenarios.Expectation{Expected: exp, Evidence: "given with -expect"}
 	}
 	return []scenarios.Scenario{sc}
 }

@@ -3,10 +3,12 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -31,12 +33,49 @@ type UpgradePathSpecInput struct {
 	Faults       []upgrade.Fault
 }
 
+// validate refuses an input no run could be judged by.
+func (in UpgradePathSpecInput) validate() error {
+	var errs []error
+	if in.Scenario.Name == "" {
+		errs = append(errs, errors.New("no scenario"))
+	}
+	if err := in.Scenario.Path.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if ok, why := in.Scenario.RunsOn(in.Provider); !ok {
+		errs = append(errs, fmt.Errorf("scenario %s does not run on %s: %s", in.Scenario.Name, in.Provider, why))
+	}
+	if e, ok := in.Scenario.Expect(in.Provider); ok {
+		if err := e.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("expectation on %s: %w", in.Provider, err))
+		}
+	}
+	if in.ArtifactsDir == "" {
+		errs = append(errs, errors.New("no artifacts dir"))
+	}
+	if in.Binaries == nil {
+		errs = append(errs, errors.New("no etcd binaries provisioner"))
+	}
+	if len(in.Scenario.Faults) > 0 && len(in.Faults) == 0 {
+		errs = append(errs, errors.New("the scenario names faults, but none were given"))
+	}
+	return errors.Join(errs...)
+}
+
 // UpgradePathSpec builds the scenario's cluster on the provider, runs its
-// path, writes the spec's artifacts and checks the measured verdict against
-// the expected one.
+// path, writes the spec's artifacts and checks the measured verdict, and
+// what makes it that verdict, against the expected one.
 func UpgradePathSpec(ctx context.Context, in UpgradePathSpecInput) {
+	Expect(in.validate()).To(Succeed(), "UpgradePathSpecInput")
 	exp, ok := in.Scenario.Expect(in.Provider)
-	Expect(os.MkdirAll(in.ArtifactsDir, 0o755)).To(Succeed())
+
+	note, err := startClean(in.ArtifactsDir)
+	Expect(err).NotTo(HaveOccurred(), "the spec's folder")
+	if note != "" {
+		By(note)
+		AddReportEntry("earlier run moved aside", note)
+	}
+	repro := reproduceCommand(in)
 
 	cl := newCluster(ctx, in)
 	DeferCleanup(func(ctx SpecContext) {
@@ -62,13 +101,33 @@ func UpgradePathSpec(ctx context.Context, in UpgradePathSpecInput) {
 		By:              func(text string) { By(text) },
 		Log:             GinkgoWriter,
 	})
+	var matchErr error
+	switch {
+	case !ok:
+		matchErr = fmt.Errorf("scenario %s has no measured expectation for provider %s; this run measured:\n%s\nrecord it in scenarios/ with its signature and the evidence",
+			in.Scenario.Name, in.Provider, res.Signature())
+	default:
+		matchErr = exp.Match(res)
+	}
 	row := report.Row{
 		Name: in.Scenario.Name, Provider: in.Provider, Path: in.Scenario.Path.Versions(),
 		Strategy: in.Scenario.Path.StrategyLabel(), Verdict: string(res.Verdict), Expected: string(exp.Verdict),
-		Evidence: res.Evidence, Seconds: res.Seconds, FailedStep: res.FailedStep, Artifacts: in.ArtifactsDir,
+		AsExpected: matchErr == nil,
+		Evidence:   res.Evidence, Seconds: res.Seconds, FailedStep: res.FailedStep, Artifacts: in.ArtifactsDir,
+		Reproduce: repro,
+	}
+	if res.Failure != nil {
+		row.Cause = res.Failure.Cause
+	}
+	if sig, matched := exp.Matching(res); matched {
+		row.Signature = sig.String()
 	}
 	for _, f := range res.Faults {
-		row.Faults = append(row.Faults, fmt.Sprintf("%s at %s (%.1fs) on %s", f.Fault, f.At, f.Second, f.Member))
+		fired := "never fired"
+		if f.Fired {
+			fired = fmt.Sprintf("fired at %.1fs on %s", f.Second, f.Member)
+		}
+		row.Faults = append(row.Faults, fmt.Sprintf("%s at %s: %s", f.Fault, f.At, fired))
 	}
 	AddReportEntry(matrixEntry, row, ReportEntryVisibilityNever)
 	writeJSON(filepath.Join(in.ArtifactsDir, "result.json"), res)
@@ -77,12 +136,88 @@ func UpgradePathSpec(ctx context.Context, in UpgradePathSpecInput) {
 	for _, e := range res.Evidence {
 		GinkgoWriter.Printf("  evidence: %s\n", e)
 	}
-	if !ok {
-		Fail(fmt.Sprintf("scenario %s has no measured expectation for provider %s; this run measured %s: record it in scenarios/ with the evidence",
-			in.Scenario.Name, in.Provider, res.Verdict))
+	if matchErr != nil {
+		Fail(fmt.Sprintf("path %s (%s) on %s: %v\n\nexpected because: %s\nartifacts: %s\nreproduce it alone: %s",
+			strings.Join(in.Scenario.Path.Versions(), " → "), in.Scenario.Path.StrategyLabel(), in.Provider, matchErr, exp.Evidence, in.ArtifactsDir, repro))
 	}
-	Expect(res.Verdict).To(Equal(exp.Verdict), "path %s (%s) on %s\nexpected because: %s\nevidence:\n  %s",
-		strings.Join(in.Scenario.Path.Versions(), " → "), in.Scenario.Path.StrategyLabel(), in.Provider, exp.Evidence, strings.Join(res.Evidence, "\n  "))
+}
+
+// reproduceCommand is the command that runs this spec alone and keeps its
+// cluster for inspection.
+func reproduceCommand(in UpgradePathSpecInput) string {
+	args := []string{"go", "tool", "ginkgo", "-v", "./e2e", "--", "-provider=" + in.Provider}
+	if strings.HasPrefix(in.Scenario.Name, "custom-") {
+		c := in.Config
+		args = append(args, "-path="+strings.Join(in.Scenario.Path.Versions(), ","), "-strategy="+in.Scenario.Path.StrategyLabel(), "-expect="+c.Expect)
+		for _, f := range []struct{ name, v string }{{"expect-step", c.ExpectStep}, {"expect-check", c.ExpectCheck}, {"expect-line", c.ExpectLine}} {
+			if f.v != "" {
+				args = append(args, "-"+f.name+"="+shellQuote(f.v))
+			}
+		}
+	} else {
+		args = append(args, "-scenario="+in.Scenario.Name)
+	}
+	return strings.Join(append(args, "-keep"), " ")
+}
+
+func shellQuote(s string) string {
+	if strings.ContainsAny(s, " \t'\"\\$|&;()<>*?[]{}~`!#") {
+		return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+	}
+	return s
+}
+
+// startClean makes sure the spec starts in an empty folder: a run must never
+// build on an earlier run's data. Reports of an earlier run alone are
+// removed; data an earlier run kept (-keep, or a run that was killed) is
+// moved aside, never reused, and the note says where.
+func startClean(dir string) (note string, err error) {
+	entries, err := os.ReadDir(dir)
+	if os.IsNotExist(err) {
+		return "", os.MkdirAll(dir, 0o755)
+	}
+	if err != nil {
+		return "", err
+	}
+	if len(entries) == 0 {
+		return "", nil
+	}
+	if !holdsData(dir) {
+		if err := os.RemoveAll(dir); err != nil {
+			return "", err
+		}
+		return "", os.MkdirAll(dir, 0o755)
+	}
+	aside := fmt.Sprintf("%s.earlier-%s", dir, time.Now().UTC().Format("20060102-150405"))
+	if err := os.Rename(dir, aside); err != nil {
+		return "", fmt.Errorf("moving an earlier run's data aside: %w", err)
+	}
+	return fmt.Sprintf("%s held data of an earlier run (kept or interrupted); moved it to %s, this run starts clean", dir, aside), os.MkdirAll(dir, 0o755)
+}
+
+// holdsData reports whether dir holds an etcd data dir (a member/ folder
+// with wal or snap) or a kept audit copy anywhere below it.
+func holdsData(dir string) bool {
+	found := false
+	_ = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || found || !d.IsDir() {
+			return nil
+		}
+		if strings.HasSuffix(d.Name(), ".data") {
+			found = true
+			return filepath.SkipAll
+		}
+		if d.Name() == "member" {
+			for _, sub := range []string{"wal", "snap"} {
+				if st, err := os.Stat(filepath.Join(p, sub)); err == nil && st.IsDir() {
+					found = true
+					return filepath.SkipAll
+				}
+			}
+		}
+		return nil
+	})
+	return found
 }
 
 // matrixEntry names the report entries ReportAfterSuite gathers.
@@ -91,9 +226,6 @@ const matrixEntry = "matrix-row"
 func newCluster(ctx context.Context, in UpgradePathSpecInput) cluster.Cluster {
 	switch in.Provider {
 	case "process":
-		if usesKubeadmUpgrade(in.Scenario.Path) {
-			Skip("the process provider runs no Kubernetes: strategy " + string(upgrade.KubeadmUpgrade) + " is the kind provider's")
-		}
 		cl, err := process.New(
 			process.WithName(shortName(in.Scenario.Name)),
 			process.WithDir(in.ArtifactsDir),
@@ -108,7 +240,7 @@ func newCluster(ctx context.Context, in UpgradePathSpecInput) cluster.Cluster {
 	case "kind":
 		return newKindCluster(ctx, in)
 	default:
-		Skip(fmt.Sprintf("provider %q is not available in this build", in.Provider))
+		Fail(fmt.Sprintf("unknown provider %q", in.Provider))
 		return nil
 	}
 }

@@ -7,18 +7,18 @@ import (
 	. "github.com/onsi/gomega"
 
 	"etcd-upgrade-e2e/framework/fault"
-
 	"etcd-upgrade-e2e/framework/upgrade"
 )
 
-// One spec per scenario and provider. With -path, only that path runs.
+// One spec per scenario and provider where the scenario means something.
+// With -path or -scenario, only that path runs.
 var _ = Describe("etcd 3.5 → 3.6 upgrade paths", func() {
 	for _, provider := range config.Providers() {
 		for _, sc := range selectedScenarios() {
-			labels := append([]string{provider}, sc.Labels()...)
-			if provider == "kind" {
-				labels = append(labels, "kind")
+			if ok, _ := sc.RunsOn(provider); !ok {
+				continue
 			}
+			labels := append([]string{provider}, sc.Labels()...)
 			It(sc.Name+" ["+provider+"]", Label(labels...), func(ctx SpecContext) {
 				var faults []upgrade.Fault
 				for _, name := range sc.Faults {

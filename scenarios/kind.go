@@ -9,107 +9,73 @@ import "etcd-upgrade-e2e/framework/upgrade"
 // node containers as Cluster API's Docker provider does, in-place upgrades
 // rewrite the etcd static pod manifest as kubeadm upgrade does.
 
-// KindScenarios are paths the kind provider adds to the matrix: Kubernetes
-// 1.33.13's own etcd (kubeadm's pin, 3.5.24, which carries the fixes of
-// etcd 19557 and 20793) to 1.34's, the control of issue 8; and real
-// `kubeadm upgrade` runs to Kubernetes 1.34.2, which only a provider that
-// runs Kubernetes can do. They carry their
-// expectations: append them to All()'s result after its expectations are
-// filled in. Providers with no measurement yet have no expectation, which
-// makes their spec fail with what it measured.
-func KindScenarios() []Scenario {
-	out := []Scenario{
-		s("1.33.13 (etcd 3.5.24, kubeadm's pin) → 1.34", path("3.5.24", replace, "3.6.5"), "", true, false),
-		s("1.33.13 (etcd 3.5.24, kubeadm's pin) → 1.34", path("3.5.24", inPlace, "3.6.5"), "", true, false),
-		// A real Kubernetes upgrade, kubeadm upgrade apply v1.34.2 then
-		// kubeadm upgrade node: etcd goes to kubeadm 1.34.2's pin, 3.6.5,
-		// with the rest of the control plane.
-		s("1.33.13 (etcd 3.5.17, as planned) → 1.34.2 by kubeadm upgrade", path("3.5.17", kubeadmUpgrade, "3.6.5"), "", true, false),
-		s("1.33.13 (etcd 3.5.21) → 1.34.2 by kubeadm upgrade", path("3.5.21", kubeadmUpgrade, "3.6.5"), "", true, false),
-		s("1.33.13 (etcd 3.5.24, kubeadm's pin) → 1.34.2 by kubeadm upgrade", path("3.5.24", kubeadmUpgrade, "3.6.5"), "", true, false),
-	}
-	for i := range out {
-		out[i].Expected = map[string]Expectation{}
-		for prov, e := range expected[out[i].Name] {
-			out[i].Expected[prov] = e
-		}
-		if e, ok := kindScenarioExpected[out[i].Name]; ok {
-			out[i].Expected["kind"] = e
-		}
-	}
-	return out
-}
-
-// kindExpected holds the kind provider's measured verdicts, by scenario.
+// kindExpected holds the kind provider's measured verdicts, by scenario
+// name. A scenario with no kind entry has no measurement on kind: its kind
+// spec fails with what it measured, so that it gets recorded here.
 // Runs: Docker 20.10.24 (no --privileged), cgroup v1, 2 cores, node image
 // etcd-upgrade-e2e/node:v1.33.13 built offline, snapshot-count 100, 6000
 // catch-up writes.
 var kindExpected = map[string]Expectation{
-	"3.5.17-to-3.6.5-replace": {Verdict: upgrade.UpgradeFailed, Evidence: kindRun + "_artifacts/kind-measured/kind/3.5.17-to-3.6.5-replace and _artifacts/kind-measured2/kind/3.5.17-to-3.6.5-replace: " +
-		"the first 3.6.5 node (control-plane4) joins from a raft snapshot of the 3.5.17 leader; asked to add the next learner it logs " +
-		"`Validation on configuration change failed ... \"error\":\"membership: too many learner members in cluster\"` while the 3.5.17 members apply the add " +
-		"(`membership: peerURL exists` on kubeadm's retries). First run: kubeadm join of control-plane5 gives up after 138 s with `etcdserver: too many learner members in cluster`. " +
-		"Second run: control-plane5 gets in after 138 s of retries, control-plane4 then exits with " +
-		"`{\"level\":\"fatal\",...,\"msg\":\"discovery failed\",\"error\":\"membership: too many learner members in cluster\"}` and the third join does not finish within 3 min. " +
-		"Same verdict and same member lines as the process provider (etcd issue 19557); which join fails first varies with kubeadm's retry timing."},
-	"3.5.21-to-3.6.5-replace": {Verdict: upgrade.Consistent, Evidence: kindRun + "_artifacts/kind-measured/kind/3.5.21-to-3.6.5-replace: " +
-		"three kubeadm joins at 3.6.5 (each sent a snapshot by a 3.5.21 leader) and three kubeadm resets; every member agrees, no promoted member is a learner, " +
-		"every key read back, audit consistent after the hop. Same as the process provider: 3.5.21 repaired the promotions in its v3store at start-up."},
-	"3.5.17-to-3.6.5-in-place": {Verdict: upgrade.Inconsistent, Evidence: kindRun + "_artifacts/kind-measured/kind/3.5.17-to-3.6.5-in-place: " +
-		"before the upgrade the offline audit finds both joined members promoted in the v2store only (etcd issue 19557); after the three static pods restart at 3.6.5 " +
-		"the learner flags are repaired (audit consistent) but control-plane3 lists control-plane2 with no name and no client URLs " +
-		"(`... says d35175c7ad20af5a  voter peer=https://192.168.16.3:2380 client=`) while the others list it in full. Same as the process provider."},
-	"3.5.16-to-3.5.21-to-3.6.5-replace": {Verdict: upgrade.UpgradeFailed, Evidence: kindRun + "_artifacts/kind-measured2/kind/3.5.16-to-3.5.21-to-3.6.5-replace: " +
-		"hop 1 (three joins at 3.5.21 from a 3.5.16 leader's snapshots, three resets) passes; in hop 2 the first 3.6.5 node (control-plane7) joins, the second joins only after 147 s of kubeadm retries, " +
-		"then control-plane7 logs `{\"level\":\"panic\",...,\"msg\":\"failed to update; member unknown\"}` and the third join never finishes " +
-		"(control-plane8: `rejecting member add request; local member has not been connected to all peers`). The etcd issue 20793 mechanism, as on the process provider."},
-	"3.5.16-to-3.5.21-to-3.6.16-in-place": {Verdict: upgrade.Consistent, Evidence: kindRun3616 + "3.5.16-to-3.5.21-to-3.6.16-in-place: " +
-		"six static pod restarts (three at 3.5.21, three at 3.6.16); every member lists every other in full, every key read back; the audit finds every 3.5.16 member at-risk before and every member consistent after each hop " +
-		"(one audit, of control-plane3 after hop 1, was not taken: listing its etcd containers raced the kubelet removing an old one, fixed since in framework/kind): " +
-		"every member restarted at 3.5.21, which repairs its v3store at start-up, before 3.6. Same as the process provider."},
-	"3.5.16-to-3.5.21-to-3.6.16-replace": {Verdict: upgrade.UpgradeFailed, Evidence: kindRun3616 + "3.5.16-to-3.5.21-to-3.6.16-replace: " +
-		"hop 1 (three joins at 3.5.21 from a 3.5.16 leader's snapshots, three resets) passes; in hop 2 the first 3.6.16 node (control-plane7) joins, then logs " +
-		"`Validation on configuration change failed ... membership: too many learner members in cluster` when the next learner is added, and that learner (control-plane8) exits with " +
-		"`{\"level\":\"fatal\",...,\"msg\":\"discovery failed\",\"error\":\"error validating peerURLs ...` (a member listed as a learner with no name); the join step gives up after 142 s. " +
-		"The etcd issue 20793 mechanism, as on the process provider and as 3.5.16-to-3.5.21-to-3.6.5-replace on kind."},
-	"3.5.17-to-3.6.16-in-place": {Verdict: upgrade.Inconsistent, Evidence: kindRun3616 + "3.5.17-to-3.6.16-in-place: " +
-		"the audit before the upgrade finds every 3.5.17 member at-risk; after the three static pods restart at 3.6.16 the audit is consistent (learner flags repaired) " +
-		"but control-plane3, upgraded last, lists control-plane2 with no name and no client URLs (`... says 965bbf52514b990d  voter peer=https://172.30.0.3:2380 client=`) " +
-		"and control-plane with no client URLs, while the others list both in full. Same as 3.5.17-to-3.6.5-in-place on kind and the process provider."},
-	"3.5.17-to-3.6.16-replace": {Verdict: upgrade.UpgradeFailed, Evidence: kindRun3616 + "3.5.17-to-3.6.16-replace: " +
-		"the first 3.6.16 node (control-plane4) joins from a raft snapshot of the 3.5.17 leader; asked to add the next learner it logs " +
-		"`Validation on configuration change failed ... \"error\":\"membership: too many learner members in cluster\"` while the 3.5.17 members log `membership: peerURL exists` on kubeadm's retries, " +
-		"and kubeadm join of control-plane5 fails. Same verdict as on the process provider, whose 3.6.16 member instead panicked (`failed to update; member unknown`): " +
-		"the same v3store data, met through a different request first."},
-	"3.5.21-to-3.6.16-in-place": {Verdict: upgrade.Consistent, Evidence: kindRun3616 + "3.5.21-to-3.6.16-in-place: " +
-		"three static pod restarts at 3.6.16 (19-20 s each); every member lists every other in full, every key read back, audit consistent before and after " +
-		"(one copy, of control-plane2 after the hop, held a .snap file etcd was still writing and could not be read: the audit said so rather than judge it). Same as the process provider."},
-	"3.5.21-to-3.6.16-replace": {Verdict: upgrade.Consistent, Evidence: kindRun3616 + "3.5.21-to-3.6.16-replace: " +
-		"three kubeadm joins at 3.6.16 (each sent a snapshot by a 3.5.21 leader) and three kubeadm resets; every member agrees, every key read back, audit consistent before and after. " +
-		"Same as the process provider."},
-}
-
-// kindScenarioExpected holds the measured verdicts of KindScenarios, which
-// carry them themselves: they are not in All() (see KindScenarios).
-var kindScenarioExpected = map[string]Expectation{
-	"3.5.24-to-3.6.5-replace": {Verdict: upgrade.Consistent, Evidence: kindRun + "_artifacts/kind-measured-3524-replace/kind/custom-3.5.24-to-3.6.5-replace (run as -path=3.5.24,3.6.5 -strategy=replace): " +
-		"kubeadm 1.33.13's own etcd pin; three joins at 3.6.5 from snapshots of a 3.5.24 leader and three resets; every member agrees, audit consistent. " +
-		"The control of issue 8: 3.5.24 carries the fixes of etcd 19557 (3.5.20) and 20793 (3.5.24)."},
-	"3.5.24-to-3.6.5-in-place": {Verdict: upgrade.Consistent, Evidence: kindRun + "_artifacts/kind-measured-3524-in-place/kind/custom-3.5.24-to-3.6.5-in-place (run as -path=3.5.24,3.6.5 -strategy=in-place): " +
-		"three static pod restarts at 3.6.5 (13-17 s each); every member lists every other in full, audit consistent: 3.5.24 wrote promotions and member attributes to the v3store, " +
-		"unlike 3.5.17 in 3.5.17-to-3.6.5-in-place."},
-	"3.5.21-to-3.6.5-kubeadm-upgrade": {Verdict: upgrade.Consistent, Evidence: kindRun + "_artifacts/kubeadm1/kind/3.5.21-to-3.6.5-kubeadm-upgrade: " +
-		"`kubeadm upgrade apply v1.34.2` on control-plane (89 s), `kubeadm upgrade node` on control-plane2 and control-plane3 (68 s, 90.5 s), each followed by the v1.34.2 kubelet; " +
-		"kubeadm moved etcd to its own pin 3.6.5 once the cluster's custom imageTag was removed. Every member lists every other in full, every key read back, audit consistent before and after. " +
-		"Same verdict as 3.5.21-to-3.6.5-in-place. " + kubeadmRepeat},
-	"3.5.17-to-3.6.5-kubeadm-upgrade": {Verdict: upgrade.Inconsistent, Evidence: kindRun + "_artifacts/kubeadm2/kind/3.5.17-to-3.6.5-kubeadm-upgrade: " +
-		"the audit before the upgrade finds every 3.5.17 member at-risk (promotions in the v2store only, etcd issue 19557); kubeadm upgrade apply and node succeed on all three nodes " +
-		"(75 s, 92 s, 69 s) and every etcd serves at 3.6.5, but control-plane2 and control-plane3 list control-plane, the node kubeadm upgraded first, with no client URLs " +
-		"(`... says c63fc327fd7550b9 ...-control-plane voter peer=https://172.19.0.3:2380 client=`) while it lists itself in full. The audit after the hop is consistent: the learner flags were repaired, the lost attributes were not. " +
-		"kubeadm reports SUCCESS: nothing in its checks looks at member attributes. Same verdict as 3.5.17-to-3.6.5-in-place; which member is listed short differs. " + kubeadmRepeat},
-	"3.5.24-to-3.6.5-kubeadm-upgrade": {Verdict: upgrade.Consistent, Evidence: kindRun + "_artifacts/kubeadm2/kind/3.5.24-to-3.6.5-kubeadm-upgrade: " +
-		"the default Kubernetes path: kubeadm 1.33.13's own etcd pin to kubeadm 1.34.2's. `kubeadm upgrade apply v1.34.2` (105 s) and `kubeadm upgrade node` (68 s, 101 s) " +
-		"move every member to 3.6.5; every member lists every other in full, every key read back, audit consistent before and after. " + kubeadmRepeat},
+	"3.5.17-to-3.6.5-replace": expect(upgrade.UpgradeFailed, kindRun+"_artifacts/kind-measured/kind/3.5.17-to-3.6.5-replace and _artifacts/kind-measured2/kind/3.5.17-to-3.6.5-replace: "+
+		"the first 3.6.5 node (control-plane4) joins from a raft snapshot of the 3.5.17 leader; asked to add the next learner it logs "+
+		"`Validation on configuration change failed ... \"error\":\"membership: too many learner members in cluster\"` while the 3.5.17 members apply the add "+
+		"(`membership: peerURL exists` on kubeadm's retries). First run: kubeadm join of control-plane5 gives up after 138 s with `etcdserver: too many learner members in cluster`. "+
+		"Second run: control-plane5 gets in after 138 s of retries, control-plane4 then exits with "+
+		"`{\"level\":\"fatal\",...,\"msg\":\"discovery failed\",\"error\":\"membership: too many learner members in cluster\"}` and the third join does not finish within 3 min. "+
+		"Same verdict and same member lines as the process provider (etcd issue 19557); which join fails first varies with kubeadm's retry timing.", joinFails(1, "3.6.5", tooManyLearners, "the first 3.6.5 node refuses the next learner (kubeadm quotes it), or dies: etcd issue 19557")),
+	"3.5.21-to-3.6.5-replace": expect(upgrade.Consistent, kindRun+"_artifacts/kind-measured/kind/3.5.21-to-3.6.5-replace: "+
+		"three kubeadm joins at 3.6.5 (each sent a snapshot by a 3.5.21 leader) and three kubeadm resets; every member agrees, no promoted member is a learner, "+
+		"every key read back, audit consistent after the hop. Same as the process provider: 3.5.21 repaired the promotions in its v3store at start-up."),
+	"3.5.17-to-3.6.5-in-place": expect(upgrade.Inconsistent, kindRun+"_artifacts/kind-measured/kind/3.5.17-to-3.6.5-in-place: "+
+		"before the upgrade the offline audit finds both joined members promoted in the v2store only (etcd issue 19557); after the three static pods restart at 3.6.5 "+
+		"the learner flags are repaired (audit consistent) but control-plane3 lists control-plane2 with no name and no client URLs "+
+		"(`... says d35175c7ad20af5a  voter peer=https://192.168.16.3:2380 client=`) while the others list it in full. Same as the process provider.", listedShort),
+	"3.5.16-to-3.5.21-to-3.6.5-replace": expect(upgrade.UpgradeFailed, kindRun+"_artifacts/kind-measured2/kind/3.5.16-to-3.5.21-to-3.6.5-replace: "+
+		"hop 1 (three joins at 3.5.21 from a 3.5.16 leader's snapshots, three resets) passes; in hop 2 the first 3.6.5 node (control-plane7) joins, the second joins only after 147 s of kubeadm retries, "+
+		"then control-plane7 logs `{\"level\":\"panic\",...,\"msg\":\"failed to update; member unknown\"}` and the third join never finishes "+
+		"(control-plane8: `rejecting member add request; local member has not been connected to all peers`). The etcd issue 20793 mechanism, as on the process provider.", joinFails(2, "3.6.5", memberUnknown+"|"+tooManyLearners+"|not been connected to all peers", "the first 3.6.5 node panics on a member its v3store does not know, or the next join is refused: etcd issue 20793")),
+	"3.5.16-to-3.5.21-to-3.6.16-in-place": expect(upgrade.Consistent, kindRun3616+"3.5.16-to-3.5.21-to-3.6.16-in-place: "+
+		"six static pod restarts (three at 3.5.21, three at 3.6.16); every member lists every other in full, every key read back; the audit finds every 3.5.16 member at-risk before and every member consistent after each hop "+
+		"(one audit, of control-plane3 after hop 1, was not taken: listing its etcd containers raced the kubelet removing an old one, fixed since in framework/kind): "+
+		"every member restarted at 3.5.21, which repairs its v3store at start-up, before 3.6. Same as the process provider."),
+	"3.5.16-to-3.5.21-to-3.6.16-replace": expect(upgrade.UpgradeFailed, kindRun3616+"3.5.16-to-3.5.21-to-3.6.16-replace: "+
+		"hop 1 (three joins at 3.5.21 from a 3.5.16 leader's snapshots, three resets) passes; in hop 2 the first 3.6.16 node (control-plane7) joins, then logs "+
+		"`Validation on configuration change failed ... membership: too many learner members in cluster` when the next learner is added, and that learner (control-plane8) exits with "+
+		"`{\"level\":\"fatal\",...,\"msg\":\"discovery failed\",\"error\":\"error validating peerURLs ...` (a member listed as a learner with no name); the join step gives up after 142 s. "+
+		"The etcd issue 20793 mechanism, as on the process provider and as 3.5.16-to-3.5.21-to-3.6.5-replace on kind.", joinFails(2, "3.6.16", tooManyLearners+"|discovery failed|"+memberUnknown, "the first 3.6.16 node refuses the next learner, which dies: etcd issue 20793")),
+	"3.5.17-to-3.6.16-in-place": expect(upgrade.Inconsistent, kindRun3616+"3.5.17-to-3.6.16-in-place: "+
+		"the audit before the upgrade finds every 3.5.17 member at-risk; after the three static pods restart at 3.6.16 the audit is consistent (learner flags repaired) "+
+		"but control-plane3, upgraded last, lists control-plane2 with no name and no client URLs (`... says 965bbf52514b990d  voter peer=https://172.30.0.3:2380 client=`) "+
+		"and control-plane with no client URLs, while the others list both in full. Same as 3.5.17-to-3.6.5-in-place on kind and the process provider.", listedShort),
+	"3.5.17-to-3.6.16-replace": expect(upgrade.UpgradeFailed, kindRun3616+"3.5.17-to-3.6.16-replace: "+
+		"the first 3.6.16 node (control-plane4) joins from a raft snapshot of the 3.5.17 leader; asked to add the next learner it logs "+
+		"`Validation on configuration change failed ... \"error\":\"membership: too many learner members in cluster\"` while the 3.5.17 members log `membership: peerURL exists` on kubeadm's retries, "+
+		"and kubeadm join of control-plane5 fails. Same verdict as on the process provider, whose 3.6.16 member instead panicked (`failed to update; member unknown`): "+
+		"the same v3store data, met through a different request first.", joinFails(1, "3.6.16", tooManyLearners+"|"+memberUnknown, "the first 3.6.16 node refuses the next learner: etcd issue 19557")),
+	"3.5.21-to-3.6.16-in-place": expect(upgrade.Consistent, kindRun3616+"3.5.21-to-3.6.16-in-place: "+
+		"three static pod restarts at 3.6.16 (19-20 s each); every member lists every other in full, every key read back, audit consistent before and after "+
+		"(one copy, of control-plane2 after the hop, held a .snap file etcd was still writing and could not be read: the audit said so rather than judge it). Same as the process provider."),
+	"3.5.21-to-3.6.16-replace": expect(upgrade.Consistent, kindRun3616+"3.5.21-to-3.6.16-replace: "+
+		"three kubeadm joins at 3.6.16 (each sent a snapshot by a 3.5.21 leader) and three kubeadm resets; every member agrees, every key read back, audit consistent before and after. "+
+		"Same as the process provider."),
+	"3.5.24-to-3.6.5-replace": expect(upgrade.Consistent, kindRun+"_artifacts/kind-measured-3524-replace/kind/custom-3.5.24-to-3.6.5-replace (run as -path=3.5.24,3.6.5 -strategy=replace): "+
+		"kubeadm 1.33.13's own etcd pin; three joins at 3.6.5 from snapshots of a 3.5.24 leader and three resets; every member agrees, audit consistent. "+
+		"The control of issue 8: 3.5.24 carries the fixes of etcd 19557 (3.5.20) and 20793 (3.5.24)."),
+	"3.5.24-to-3.6.5-in-place": expect(upgrade.Consistent, kindRun+"_artifacts/kind-measured-3524-in-place/kind/custom-3.5.24-to-3.6.5-in-place (run as -path=3.5.24,3.6.5 -strategy=in-place): "+
+		"three static pod restarts at 3.6.5 (13-17 s each); every member lists every other in full, audit consistent: 3.5.24 wrote promotions and member attributes to the v3store, "+
+		"unlike 3.5.17 in 3.5.17-to-3.6.5-in-place."),
+	"3.5.21-to-3.6.5-kubeadm-upgrade": expect(upgrade.Consistent, kindRun+"_artifacts/kubeadm1/kind/3.5.21-to-3.6.5-kubeadm-upgrade: "+
+		"`kubeadm upgrade apply v1.34.2` on control-plane (89 s), `kubeadm upgrade node` on control-plane2 and control-plane3 (68 s, 90.5 s), each followed by the v1.34.2 kubelet; "+
+		"kubeadm moved etcd to its own pin 3.6.5 once the cluster's custom imageTag was removed. Every member lists every other in full, every key read back, audit consistent before and after. "+
+		"Same verdict as 3.5.21-to-3.6.5-in-place. "+kubeadmRepeat),
+	"3.5.17-to-3.6.5-kubeadm-upgrade": expect(upgrade.Inconsistent, kindRun+"_artifacts/kubeadm2/kind/3.5.17-to-3.6.5-kubeadm-upgrade: "+
+		"the audit before the upgrade finds every 3.5.17 member at-risk (promotions in the v2store only, etcd issue 19557); kubeadm upgrade apply and node succeed on all three nodes "+
+		"(75 s, 92 s, 69 s) and every etcd serves at 3.6.5, but control-plane2 and control-plane3 list control-plane, the node kubeadm upgraded first, with no client URLs "+
+		"(`... says c63fc327fd7550b9 ...-control-plane voter peer=https://172.19.0.3:2380 client=`) while it lists itself in full. The audit after the hop is consistent: the learner flags were repaired, the lost attributes were not. "+
+		"kubeadm reports SUCCESS: nothing in its checks looks at member attributes. Same verdict as 3.5.17-to-3.6.5-in-place; which member is listed short differs. "+kubeadmRepeat, listedShort),
+	"3.5.24-to-3.6.5-kubeadm-upgrade": expect(upgrade.Consistent, kindRun+"_artifacts/kubeadm2/kind/3.5.24-to-3.6.5-kubeadm-upgrade: "+
+		"the default Kubernetes path: kubeadm 1.33.13's own etcd pin to kubeadm 1.34.2's. `kubeadm upgrade apply v1.34.2` (105 s) and `kubeadm upgrade node` (68 s, 101 s) "+
+		"move every member to 3.6.5; every member lists every other in full, every key read back, audit consistent before and after. "+kubeadmRepeat),
 }
 
 // kubeadmRepeat cites the second run of every kubeadm-upgrade path.
@@ -121,13 +87,3 @@ const kindRun3616 = kindRun + "_artifacts/kind-3616/kind/"
 
 // kindRun starts every kind evidence.
 const kindRun = "measured 2026-11-27 (kind provider, kind v0.30.0, kubeadm v1.33.13), artifacts "
-
-// Merge the kind verdicts into the matrix's expectations.
-func init() {
-	for name, e := range kindExpected {
-		if expected[name] == nil {
-			expected[name] = map[string]Expectation{}
-		}
-		expected[name]["kind"] = e
-	}
-}

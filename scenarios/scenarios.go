@@ -12,12 +12,19 @@ import (
 	"etcd-upgrade-e2e/framework/upgrade"
 )
 
-// Expectation is a measured verdict and what it rests on.
+// Expectation is a measured verdict, what makes a run that verdict (its
+// signatures), and the run it rests on.
 type Expectation struct {
-	Verdict upgrade.Verdict
+	upgrade.Expected
 	// Evidence cites the run (artifacts, date, machine) or public report the
 	// verdict rests on, and says why where it differs from a public report.
 	Evidence string
+}
+
+// expect builds an expectation: a verdict, the evidence it rests on, and
+// the signatures a run must show to give it.
+func expect(v upgrade.Verdict, evidence string, sigs ...upgrade.Signature) Expectation {
+	return Expectation{Expected: upgrade.Expected{Verdict: v, Signatures: sigs}, Evidence: evidence}
 }
 
 // Scenario is one path of the matrix.
@@ -25,6 +32,8 @@ type Scenario struct {
 	Name       string
 	Kubernetes string // the Kubernetes versions the path stands for
 	Path       upgrade.Path
+	// Suffix tells scenarios with the same path apart ("static", a fault).
+	Suffix string
 	// Expected holds one expectation per provider ("process", "kind").
 	Expected map[string]Expectation
 	// Risk marks paths that exercise the v2store/v3store membership bug.
@@ -33,6 +42,15 @@ type Scenario struct {
 	Fast bool
 	// Faults names fault sets (framework/fault.ByName) injected on the way.
 	Faults []string
+	// NotOn says, per provider, why the scenario means nothing there; it is
+	// not run on that provider.
+	NotOn map[string]string
+}
+
+// RunsOn says whether the scenario is run on provider, and why not.
+func (s Scenario) RunsOn(provider string) (bool, string) {
+	why, not := s.NotOn[provider]
+	return !not, why
 }
 
 // Expect returns the expectation for a provider.
@@ -118,13 +136,39 @@ func Name(p upgrade.Path, suffix string) string {
 	return n
 }
 
-func process(v upgrade.Verdict, evidence string) map[string]Expectation {
-	return map[string]Expectation{"process": {Verdict: v, Evidence: evidence}}
-}
-
-func must(s Scenario) Scenario {
-	if s.Name == "" {
-		panic(fmt.Sprintf("scenario without a name: %+v", s))
+// scenario names s after its path and suffix and attaches the measured
+// expectations recorded under that name.
+func scenario(s Scenario) Scenario {
+	s.Name = Name(s.Path, s.Suffix)
+	if s.Kubernetes == "" {
+		panic(fmt.Sprintf("scenario %s stands for no Kubernetes versions", s.Name))
+	}
+	s.Expected = measured(s.Name)
+	s.NotOn = map[string]string{}
+	for _, h := range s.Path.Hops {
+		if h.Strategy == upgrade.KubeadmUpgrade {
+			s.NotOn["process"] = "the process provider runs no Kubernetes: strategy " + kubeadmUpgrade + " is the kind provider's"
+		}
+	}
+	if s.Path.Bootstrap == upgrade.Static {
+		s.NotOn["kind"] = "kind builds control planes with kubeadm only (init, then learner joins): a static bootstrap is the process provider's control"
 	}
 	return s
+}
+
+// measured gathers the expectations recorded for a scenario, per provider.
+func measured(name string) map[string]Expectation {
+	out := map[string]Expectation{}
+	for provider, table := range map[string]map[string]Expectation{"process": processExpected, "kind": kindExpected} {
+		if e, ok := table[name]; ok {
+			out[provider] = e
+		}
+	}
+	return out
+}
+
+// ByPath returns the scenario of the matrix with path p (and no suffix:
+// no faults, learner joins), for a path given on the command line.
+func ByPath(all []Scenario, p upgrade.Path) (Scenario, bool) {
+	return Find(all, Name(p, ""))
 }

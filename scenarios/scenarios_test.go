@@ -20,10 +20,17 @@ func TestMatrixIsWellFormed(t *testing.T) {
 			if strings.TrimSpace(e.Evidence) == "" {
 				t.Errorf("%s [%s]: expected verdict %s cites no evidence", s.Name, prov, e.Verdict)
 			}
+			// Every verdict but consistent says what makes it so.
+			if err := e.Validate(); err != nil {
+				t.Errorf("%s [%s]: %v", s.Name, prov, err)
+			}
+			if ok, why := s.RunsOn(prov); !ok {
+				t.Errorf("%s: expectation recorded for %s, where it does not run (%s)", s.Name, prov, why)
+			}
 		}
 	}
 	// An expectation for a scenario that no longer exists is a stale record.
-	for _, m := range []map[string]map[string]Expectation{expected} {
+	for _, m := range []map[string]Expectation{processExpected, kindExpected} {
 		for name := range m {
 			if !names[name] {
 				t.Errorf("expectation recorded for unknown scenario %s", name)

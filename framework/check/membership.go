@@ -36,7 +36,9 @@ func (r Record) String() string {
 
 // View is one member's own answer.
 type View struct {
-	Member  string   `json:"member"`
+	Member string `json:"member"`
+	// ID is the answering member's own ID (hex), from the answer's header.
+	ID      string   `json:"id,omitempty"`
 	Records []Record `json:"records,omitempty"`
 	Err     string   `json:"error,omitempty"`
 }
@@ -47,27 +49,27 @@ func MemberViews(ctx context.Context, cl cluster.Cluster) []View {
 	var views []View
 	for _, m := range cl.Members() {
 		v := View{Member: m.Name()}
-		recs, err := memberList(ctx, cl, m)
+		id, recs, err := memberList(ctx, cl, m)
 		if err != nil {
 			v.Err = err.Error()
 		}
-		v.Records = recs
+		v.ID, v.Records = id, recs
 		views = append(views, v)
 	}
 	return views
 }
 
-func memberList(ctx context.Context, cl cluster.Cluster, m cluster.Member) ([]Record, error) {
+func memberList(ctx context.Context, cl cluster.Cluster, m cluster.Member) (string, []Record, error) {
 	cli, err := cl.Client(ctx, m)
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	defer cli.Close()
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	resp, err := cli.MemberList(ctx, clientv3.WithSerializable())
 	if err != nil {
-		return nil, fmt.Errorf("member list from %s: %w", m.Name(), err)
+		return "", nil, fmt.Errorf("member list from %s: %w", m.Name(), err)
 	}
 	recs := make([]Record, 0, len(resp.Members))
 	for _, pm := range resp.Members {
@@ -80,7 +82,11 @@ func memberList(ctx context.Context, cl cluster.Cluster, m cluster.Member) ([]Re
 		})
 	}
 	sort.Slice(recs, func(i, j int) bool { return recs[i].ID < recs[j].ID })
-	return recs, nil
+	var self string
+	if resp.Header != nil {
+		self = strconv.FormatUint(resp.Header.MemberId, 16)
+	}
+	return self, recs, nil
 }
 
 func sortedCopy(s []string) []string {
@@ -89,13 +95,36 @@ func sortedCopy(s []string) []string {
 	return out
 }
 
+// Want is what the harness knows the membership should be.
+type Want struct {
+	// Current names the members the harness created and has not removed.
+	Current []string
+	// Promoted names the members the harness added as learners and promoted.
+	Promoted map[string]bool
+	// Settled says every membership change of the stage has completed: no
+	// learner may be left, since every learner the harness added was
+	// promoted.
+	Settled bool
+}
+
 // CompareViews returns every way the views disagree with each other or with
 // what the harness knows: a member that could not answer, records that differ
-// between two members, a member the harness promoted that is listed as a
-// learner, and a current member missing from a list. promoted holds member
-// names. An empty result means consistent.
-func CompareViews(views []View, promoted map[string]bool, current []string) []string {
+// between two members, a promoted member listed as a learner (in a settled
+// stage, any learner), a member no step created or one already removed, and
+// a current member missing from a list. An empty result means consistent.
+func CompareViews(views []View, want Want) []string {
 	var problems []string
+	// A record is known when it is a current member: by the ID the member
+	// gives itself, or by name when that member could not answer.
+	knownID, current := map[string]bool{}, map[string]bool{}
+	for _, c := range want.Current {
+		current[c] = true
+	}
+	for _, v := range views {
+		if v.ID != "" && current[v.Member] {
+			knownID[v.ID] = true
+		}
+	}
 	var ref *View
 	for i := range views {
 		v := &views[i]
@@ -104,15 +133,21 @@ func CompareViews(views []View, promoted map[string]bool, current []string) []st
 			continue
 		}
 		for _, r := range v.Records {
-			if r.IsLearner && promoted[r.Name] {
+			switch {
+			case r.IsLearner && want.Promoted[r.Name]:
 				problems = append(problems, fmt.Sprintf("%s lists %s (%s) as a learner, but it was promoted", v.Member, r.Name, r.ID))
+			case r.IsLearner && want.Settled:
+				problems = append(problems, fmt.Sprintf("%s lists %s as a learner after every member was promoted", v.Member, r))
+			}
+			if !knownID[r.ID] && !current[r.Name] {
+				problems = append(problems, fmt.Sprintf("%s lists %s, which is not a current member: no step created it, or it was removed", v.Member, r))
 			}
 		}
 		names := map[string]bool{}
 		for _, r := range v.Records {
 			names[r.Name] = true
 		}
-		for _, c := range current {
+		for _, c := range want.Current {
 			if !names[c] {
 				problems = append(problems, fmt.Sprintf("%s does not list member %s", v.Member, c))
 			}

@@ -86,20 +86,41 @@ type KubeadmUpgrader interface {
 	KubeadmUpgrade(ctx context.Context, m Member, first bool, v etcdbin.Version) error
 }
 
-// MemberError says that an operation on one member failed, with the member's
-// own error line as evidence (for example "membership: too many learner
-// members in cluster").
+// MemberError says that an operation on one member failed, with the
+// cluster's own words as evidence when it gave any: the member's own error
+// line (for example "membership: too many learner members in cluster"),
+// another member's line that explains it, or an etcd server error a tool
+// relayed.
 type MemberError struct {
-	Member  string
-	Op      string // "start", "upgrade", "join", "promote", "remove", ...
-	LogLine string // the member's own fatal/error line, when there is one
+	Member string
+	Op     string // "start", "upgrade", "join", "promote", "remove", ...
+	// LogLine is the explaining line, as its source wrote it; "" when no
+	// member and no etcd answer said why.
+	LogLine string
+	// LogSource names where LogLine comes from when that is not Member's
+	// own log: "<other member> log", or "kubeadm join on <node>" for an etcd
+	// server error kubeadm quoted.
+	LogSource string
+	// LogTail is the end of Member's log when it held no error line: context
+	// for people, not evidence.
+	LogTail string
 	Err     error
+}
+
+// Source names where LogLine comes from.
+func (e *MemberError) Source() string {
+	if e.LogSource != "" {
+		return e.LogSource
+	}
+	return e.Member + " log"
 }
 
 func (e *MemberError) Error() string {
 	s := fmt.Sprintf("%s %s: %v", e.Op, e.Member, e.Err)
 	if e.LogLine != "" {
-		s += "; member log: " + e.LogLine
+		s += "; " + e.Source() + ": " + e.LogLine
+	} else if e.LogTail != "" {
+		s += "; last lines of its log (no error line): " + e.LogTail
 	}
 	return s
 }

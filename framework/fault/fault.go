@@ -23,15 +23,17 @@ func KillAndRestart(at upgrade.FaultPoint) upgrade.Fault {
 		Name: "SIGKILL a member mid-hop and restart it",
 		At:   at,
 		Once: true,
-		Inject: func(ctx context.Context, cl cluster.Cluster, m cluster.Member) (cluster.Member, error) {
+		Inject: func(ctx context.Context, fc *upgrade.FaultContext) error {
+			cl, m := fc.Cluster, fc.Member
 			if m == nil {
 				ms := cl.Members()
 				m = ms[len(ms)-1]
 			}
 			if err := cl.Kill(ctx, m); err != nil {
-				return m, err
+				return err
 			}
-			return m, cl.Start(ctx, m)
+			fc.Fired(m)
+			return cl.Start(ctx, m)
 		},
 	}
 }
@@ -45,24 +47,30 @@ func KillLeaderDuringPromotion() upgrade.Fault {
 		Name: "SIGKILL the leader while a learner is being promoted",
 		At:   upgrade.AtBeforeJoin,
 		Once: true,
-		Inject: func(ctx context.Context, cl cluster.Cluster, _ cluster.Member) (cluster.Member, error) {
+		Inject: func(ctx context.Context, fc *upgrade.FaultContext) error {
+			cl := fc.Cluster
 			leader, err := Leader(ctx, cl)
 			if err != nil {
-				return nil, err
+				return err
 			}
-			go func() {
-				// The join runs meanwhile; errors here surface as the
-				// join's own failure or as a restart failure below.
-				bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+			// The join runs meanwhile; the runner waits for this before it
+			// checks the cluster.
+			fc.Go(func(bg context.Context) error {
+				bg, cancel := context.WithTimeout(bg, 2*time.Minute)
 				defer cancel()
 				if !waitForLearner(bg, cl, leader) {
-					return
+					return fmt.Errorf("no learner appeared within 2m: the leader was never killed")
 				}
-				_ = cl.Kill(bg, leader)
-				time.Sleep(2 * time.Second)
-				_ = cl.Start(bg, leader)
-			}()
-			return leader, nil
+				if err := cl.Kill(bg, leader); err != nil {
+					return err
+				}
+				fc.Fired(leader)
+				if err := sleep(bg, 2*time.Second); err != nil {
+					return err
+				}
+				return cl.Start(bg, leader)
+			})
+			return nil
 		},
 	}
 }
@@ -76,23 +84,29 @@ func RestartDuringSnapshot() upgrade.Fault {
 		Name: "restart a new member while it receives its snapshot",
 		At:   upgrade.AtBeforeJoin,
 		Once: true,
-		Inject: func(ctx context.Context, cl cluster.Cluster, _ cluster.Member) (cluster.Member, error) {
+		Inject: func(ctx context.Context, fc *upgrade.FaultContext) error {
+			cl := fc.Cluster
 			before := names(cl)
-			go func() {
-				bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+			fc.Go(func(bg context.Context) error {
+				bg, cancel := context.WithTimeout(bg, 2*time.Minute)
 				defer cancel()
 				for bg.Err() == nil {
 					for _, m := range cl.Members() {
 						if !before[m.Name()] {
-							_ = cl.Kill(bg, m)
-							_ = cl.Start(bg, m)
-							return
+							if err := cl.Kill(bg, m); err != nil {
+								return err
+							}
+							fc.Fired(m)
+							return cl.Start(bg, m)
 						}
 					}
-					time.Sleep(20 * time.Millisecond)
+					if err := sleep(bg, 20*time.Millisecond); err != nil {
+						break
+					}
 				}
-			}()
-			return nil, nil
+				return fmt.Errorf("no new member appeared within 2m: nothing was restarted")
+			})
+			return nil
 		},
 	}
 }
@@ -103,18 +117,22 @@ func LoseQuorum(at upgrade.FaultPoint, outage time.Duration) upgrade.Fault {
 		Name: fmt.Sprintf("lose quorum for %s", outage),
 		At:   at,
 		Once: true,
-		Inject: func(ctx context.Context, cl cluster.Cluster, _ cluster.Member) (cluster.Member, error) {
+		Inject: func(ctx context.Context, fc *upgrade.FaultContext) error {
+			cl := fc.Cluster
 			ms := cl.Members()
 			if len(ms) < 3 {
-				return nil, errors.New("losing quorum needs at least 3 members")
+				return errors.New("losing quorum needs at least 3 members")
 			}
 			down := ms[1:]
 			for _, m := range down {
 				if err := cl.Stop(ctx, m); err != nil {
-					return m, err
+					return err
 				}
 			}
-			time.Sleep(outage)
+			fc.Fired(ms[1])
+			if err := sleep(ctx, outage); err != nil {
+				return err
+			}
 			// Start them together: each one needs another to form quorum.
 			errc := make(chan error, len(down))
 			for _, m := range down {
@@ -124,8 +142,20 @@ func LoseQuorum(at upgrade.FaultPoint, outage time.Duration) upgrade.Fault {
 			for range down {
 				errs = append(errs, <-errc)
 			}
-			return ms[1], errors.Join(errs...)
+			return errors.Join(errs...)
 		},
+	}
+}
+
+// sleep waits d or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 
@@ -165,7 +195,9 @@ func waitForLearner(ctx context.Context, cl cluster.Cluster, m cluster.Member) b
 				}
 			}
 		}
-		time.Sleep(20 * time.Millisecond)
+		if sleep(ctx, 20*time.Millisecond) != nil {
+			break
+		}
 	}
 	return false
 }

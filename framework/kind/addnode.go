@@ -139,21 +139,23 @@ func (c *Cluster) kubeadmJoin(ctx context.Context, n nodes.Node, m *Member, sinc
 	} else {
 		err = fmt.Errorf("kubeadm join --control-plane failed (output in %s)", filepath.Join(c.cfg.dir, "nodes", m.name, "kubeadm-join.log"))
 	}
-	return &cluster.MemberError{Member: m.name, Op: "join", LogLine: c.joinEvidence(context.WithoutCancel(ctx), n, m, since, out), Err: err}
+	source, line := c.joinEvidence(context.WithoutCancel(ctx), n, m, since, out)
+	return &cluster.MemberError{Member: m.name, Op: "join", LogSource: source, LogLine: line, Err: err}
 }
 
-// joinEvidence explains a failed join: the joining member's own error
-// line; else the error an existing member logged since the join began
-// (a 3.6 member refusing the configuration change, "membership: too many
-// learner members in cluster"); else the etcd server's answer kubeadm
-// quotes; else kubeadm's error chain.
-func (c *Cluster) joinEvidence(ctx context.Context, n nodes.Node, m *Member, since time.Time, kubeadmOut string) string {
+// joinEvidence explains a failed join and says where the line comes from:
+// the joining member's own error line (source ""); else the error an
+// existing member logged since the join began (a 3.6 member refusing the
+// configuration change, "membership: too many learner members in cluster");
+// else the etcd server's answer kubeadm quotes; else nothing: kubeadm's own
+// errors are the harness's, not the cluster's.
+func (c *Cluster) joinEvidence(ctx context.Context, n nodes.Node, m *Member, since time.Time, kubeadmOut string) (source, line string) {
 	if ev := c.fatalLine(ctx, n); ev != "" {
-		return ev
+		return "", ev
 	}
 	// A member that panicked or died explains more than one that keeps
 	// warning about it, so look for those first.
-	var lines []string
+	var first struct{ source, line string }
 	for _, other := range c.KindMembers() {
 		if other == m {
 			continue
@@ -172,15 +174,20 @@ func (c *Cluster) joinEvidence(ctx context.Context, n nodes.Node, m *Member, sin
 		}
 		if line := cluster.EvidenceLine(logSince(log, since)); line != "" {
 			if fatalLevel(line) {
-				return other.name + ": " + line
+				return other.name + " log", line
 			}
-			lines = append(lines, other.name+": "+line)
+			if first.line == "" {
+				first.source, first.line = other.name+" log", line
+			}
 		}
 	}
-	if len(lines) > 0 {
-		return lines[0]
+	if first.line != "" {
+		return first.source, first.line
 	}
-	return kubeadmErrorLine(kubeadmOut)
+	if line := kubeadmEtcdError(kubeadmOut); line != "" {
+		return "kubeadm join on " + m.name, line
+	}
+	return "", ""
 }
 
 // fatalLevel reports whether an etcd log line is a fatal or panic entry.
@@ -311,6 +318,19 @@ func (c *Cluster) ensureEtcdImage(ctx context.Context, n nodes.Node, v etcdbin.V
 	}
 	c.logf("%s: loading %s", n.String(), ref)
 	return c.cfg.loadImages(ctx, []nodes.Node{n}, v.String())
+}
+
+// kubeadmEtcdError is the etcd server's answer kubeadm quotes in its output
+// ("Failed to add etcd member: etcdserver: too many learner members in
+// cluster"), or "" when it quotes none.
+func kubeadmEtcdError(out string) string {
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		if strings.Contains(lines[i], "etcdserver: ") && !strings.Contains(lines[i], `"level":"warn"`) {
+			return strings.TrimSpace(klogMessage(lines[i]))
+		}
+	}
+	return ""
 }
 
 // kubeadmErrorLine picks kubeadm's own error from its output: an etcd

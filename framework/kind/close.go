@@ -119,5 +119,6 @@ func (c *Cluster) bootstrapEvidence(ctx context.Context) string {
 	if err != nil {
 		return ""
 	}
-	return c.evidence(ctx, n, nil)
+	line, _ := c.evidence(ctx, n, nil)
+	return line
 }

@@ -283,7 +283,13 @@ func (c *Cluster) Remove(ctx context.Context, cm cluster.Member) error {
 		c.logf("%s: kubeadm reset failed (%v); removing the member through etcd", m.name, shortErr(resetErr))
 	}
 	if err := c.ensureMemberGone(ctx, m); err != nil {
-		return &cluster.MemberError{Member: m.name, Op: "remove", LogLine: kubeadmErrorLine(out), Err: err}
+		me := &cluster.MemberError{Member: m.name, Op: "remove", Err: err}
+		if line := kubeadmEtcdError(out); line != "" {
+			me.LogSource, me.LogLine = "kubeadm reset on "+m.name, line
+		} else if kl := kubeadmErrorLine(out); kl != "" {
+			me.Err = fmt.Errorf("%w; %s", err, kl)
+		}
+		return me
 	}
 	if _, err := kubectl(ctx, peer, "delete", "node", m.name, "--ignore-not-found", "--wait=false"); err != nil {
 		c.logf("%s: deleting the Node object: %v", m.name, shortErr(err))

@@ -121,15 +121,18 @@ func (c *Cluster) KubeadmUpgrade(ctx context.Context, cm cluster.Member, first b
 		if cause := context.Cause(uctx); cause != nil {
 			err = cause
 		}
-		line := c.fatalLine(context.WithoutCancel(ctx), n)
-		if kl := kubeadmErrorLine(out); kl != "" {
-			if line == "" {
-				line = kl
-			} else {
-				err = fmt.Errorf("%w; %s", err, kl)
+		// The member's own line, else the etcd answer kubeadm quotes; the
+		// rest of kubeadm's error chain is the harness's, not the cluster's.
+		me := &cluster.MemberError{Member: m.name, Op: op, LogLine: c.fatalLine(context.WithoutCancel(ctx), n), Err: err}
+		if me.LogLine == "" {
+			if line := kubeadmEtcdError(out); line != "" {
+				me.LogSource, me.LogLine = "kubeadm "+op+" on "+m.name, line
 			}
 		}
-		return &cluster.MemberError{Member: m.name, Op: op, LogLine: line, Err: err}
+		if kl := kubeadmErrorLine(out); kl != "" {
+			me.Err = fmt.Errorf("%w; %s", err, kl)
+		}
+		return me
 	}
 	c.logf("%s: %s %s in %s (etcd %s -> %s)", m.name, op, kit.Version, took, m.Version(), v)
 	// kubeadm succeeding is not enough: it keeps a custom etcd tag and skips

@@ -96,30 +96,31 @@ func exitedSince(cs []etcdContainer, since time.Time) []etcdContainer {
 }
 
 // memberFailure wraps err with the member's own error line, from container
-// ct or else the latest etcd container on the node.
+// ct or else the latest etcd container on the node; with the last lines of
+// that log as context when it holds no error line.
 func (c *Cluster) memberFailure(ctx context.Context, n nodes.Node, m *Member, op string, err error, ct *etcdContainer) error {
-	line := c.evidence(ctx, n, ct)
-	return &cluster.MemberError{Member: m.name, Op: op, LogLine: line, Err: err}
+	line, logTail := c.evidence(ctx, n, ct)
+	return &cluster.MemberError{Member: m.name, Op: op, LogLine: line, LogTail: logTail, Err: err}
 }
 
 // evidence picks the error line from an etcd container's log (the latest
-// on the node when id is empty); the last lines when none looks fatal.
-func (c *Cluster) evidence(ctx context.Context, n nodes.Node, ct *etcdContainer) string {
+// on the node when ct is nil), or else returns the log's last lines.
+func (c *Cluster) evidence(ctx context.Context, n nodes.Node, ct *etcdContainer) (line, logTail string) {
 	if ct == nil {
 		cs, err := etcdContainers(ctx, n)
 		if err != nil || len(cs) == 0 {
-			return ""
+			return "", ""
 		}
 		ct = &cs[len(cs)-1]
 	}
 	log, err := containerLog(ctx, n, *ct)
 	if err != nil {
-		return ""
+		return "", ""
 	}
 	if line := cluster.EvidenceLine(log); line != "" {
-		return line
+		return line, ""
 	}
-	return tail(log, 3)
+	return "", tail(log, 3)
 }
 
 // fatalLine is the error line of the node's latest etcd container, "" when

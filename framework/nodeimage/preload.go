@@ -184,7 +184,14 @@ func (b *Builder) PrepareDocker(ctx context.Context) (dockerenv.Env, error) {
 	}
 	probe, err := b.ProbeImage(ctx)
 	if err != nil {
-		return dockerenv.Env{Status: st}, err
+		return dockerenv.Env{Status: st}, &ProbeBuildError{Err: err}
 	}
 	return dockerenv.Prepare(ctx, b.cacheDir, probe, ProbeArgs(), b.log)
 }
+
+// ProbeBuildError says the harness could not build its own probe image: a
+// fault of the harness, not a host that cannot run kind.
+type ProbeBuildError struct{ Err error }
+
+func (e *ProbeBuildError) Error() string { return "building the probe image: " + e.Err.Error() }
+func (e *ProbeBuildError) Unwrap() error { return e.Err }

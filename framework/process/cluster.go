@@ -570,11 +570,11 @@ func (c *Cluster) waitReady(ctx context.Context, m *Member, op string, r readine
 // memberFailure wraps err with the member's own error line.
 func (c *Cluster) memberFailure(m *Member, op string, err error) error {
 	log := m.currentLog()
-	line := cluster.EvidenceLine(log)
-	if line == "" {
-		line = lastLines(log, 3)
+	me := &cluster.MemberError{Member: m.name, Op: op, LogLine: cluster.EvidenceLine(log), Err: err}
+	if me.LogLine == "" {
+		me.LogTail = lastLines(log, 3)
 	}
-	return &cluster.MemberError{Member: m.name, Op: op, LogLine: line, Err: err}
+	return me
 }
 
 // leaderClient returns a client bound to the leader (or, when m leads and is

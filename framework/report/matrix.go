@@ -21,6 +21,13 @@ type Row struct {
 	Strategy string   `json:"strategy"`
 	Verdict  string   `json:"verdict"`
 	Expected string   `json:"expected"`
+	// AsExpected says the verdict and its signature matched the
+	// expectation.
+	AsExpected bool `json:"asExpected"`
+	// Signature is the expected signature the run showed.
+	Signature string `json:"signature,omitempty"`
+	// Cause says why a harness-error measured nothing.
+	Cause    string   `json:"cause,omitempty"`
 	Evidence []string `json:"evidence"`
 	Seconds  float64  `json:"seconds"`
 	// FailedStep names the step an upgrade failed at.
@@ -29,6 +36,8 @@ type Row struct {
 	Faults []string `json:"faults,omitempty"`
 	// Artifacts is the spec's folder.
 	Artifacts string `json:"artifacts,omitempty"`
+	// Reproduce is the command that runs this path alone.
+	Reproduce string `json:"reproduce,omitempty"`
 }
 
 // Sort orders rows by provider, then name.
@@ -60,6 +69,26 @@ func Write(dir string, rows []Row) error {
 	return os.WriteFile(filepath.Join(dir, "matrix.md"), []byte(Markdown(rows)), 0o644)
 }
 
+// Merge adds rows to the matrix.json in dir, replacing rows of the same
+// scenario and provider, and rewrites matrix.json and matrix.md.
+func Merge(dir string, rows []Row) error {
+	old, err := Read(filepath.Join(dir, "matrix.json"))
+	if err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	key := func(r Row) string { return r.Provider + "\x00" + r.Name }
+	seen := map[string]bool{}
+	for _, r := range rows {
+		seen[key(r)] = true
+	}
+	for _, r := range old {
+		if !seen[key(r)] {
+			rows = append(rows, r)
+		}
+	}
+	return Write(dir, rows)
+}
+
 // Read loads a matrix.json.
 func Read(path string) ([]Row, error) {
 	b, err := os.ReadFile(path)
@@ -78,7 +107,7 @@ func Markdown(rows []Row) string {
 	b.WriteString("|---|---|---|---|---|---|---:|---|\n")
 	for _, r := range rows {
 		mark := ""
-		if r.Verdict != r.Expected {
+		if !r.AsExpected {
 			mark = " ✗"
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s%s | %s | %.1f | %s |\n",

@@ -1,6 +1,9 @@
 package upgrade
 
 import (
+	"fmt"
+	"strings"
+
 	"etcd-upgrade-e2e/framework/check"
 )
 
@@ -14,12 +17,20 @@ const (
 	Consistent Verdict = "consistent"
 	// Inconsistent: the cluster runs, but membership or data differ.
 	Inconsistent Verdict = "inconsistent"
-	// UpgradeFailed: a member would not start or serve, or the cluster lost
-	// quorum, during the upgrade.
+	// UpgradeFailed: during a hop a member would not start or serve, or the
+	// cluster refused or failed an operation, and said so itself: a member's
+	// own error line or an etcd server error is the evidence.
 	UpgradeFailed Verdict = "upgrade-failed"
+	// HarnessError: the run measured nothing about the upgrade. The harness
+	// itself failed (a deadline of its own, Docker, ports, kubeadm before
+	// etcd was reached, a failed setup write, a fault that never fired, an
+	// audit that could not read a copy after the last hop), or the starting
+	// cluster could not be built. It never equals an expectation.
+	HarnessError Verdict = "harness-error"
 )
 
-// Verdicts lists the verdicts.
+// Verdicts lists the verdicts a path can be expected to give. HarnessError
+// is not one of them.
 var Verdicts = []Verdict{Consistent, Inconsistent, UpgradeFailed}
 
 // Step is one timed operation of a run.
@@ -48,22 +59,80 @@ type CheckRecord struct {
 	LostKeys []string     `json:"lostKeys,omitempty"`
 }
 
-// FaultRecord says which fault was injected when.
+// FaultRecord says whether, when and on which member a fault fired.
 type FaultRecord struct {
 	Fault  string  `json:"fault"`
 	At     string  `json:"at"`
+	Fired  bool    `json:"fired"`
 	Member string  `json:"member,omitempty"`
-	Second float64 `json:"second"`
+	Second float64 `json:"second"` // when it fired (or was armed, if it never did)
 	Error  string  `json:"error,omitempty"`
 }
+
+// Line is one line in the cluster's own words, with where it comes from: a
+// member's log ("3517-cp4 log"), the etcd API's answer to an operation
+// ("etcd API"), or a tool relaying it ("kubeadm join on ...-control-plane5").
+type Line struct {
+	Source string `json:"source"`
+	Text   string `json:"text"`
+}
+
+func (l Line) String() string { return l.Source + ": " + l.Text }
+
+// Failure says where a path stopped and why.
+type Failure struct {
+	// Step is the failed step as announced, e.g. "hop 1 (3.5.17 → 3.6.5,
+	// replace): join a new member at etcd 3.6.5 (...)".
+	Step string `json:"step"`
+	// Hop is the 1-based hop the step belongs to; 0 while the starting
+	// cluster is set up.
+	Hop int `json:"hop"`
+	// Member and Op name the member operation that failed, when one did.
+	Member string `json:"member,omitempty"`
+	Op     string `json:"op,omitempty"`
+	Error  string `json:"error"`
+	// Lines are the cluster's own words about the failure: the failing
+	// operation's line first, then every member's own error line.
+	Lines []Line `json:"lines,omitempty"`
+	// Cause says, for a harness error, why the run measured nothing.
+	Cause string `json:"cause,omitempty"`
+}
+
+// Finding is one thing a check found wrong after the last hop.
+type Finding struct {
+	// Check is CheckMembership, CheckKeys or CheckAudit.
+	Check string `json:"check"`
+	Stage string `json:"stage"`
+	Text  string `json:"text"`
+}
+
+// The checks a finding comes from.
+const (
+	// CheckMembership: every member's own member list, compared record by
+	// record with the others' and with what the harness created.
+	CheckMembership = "membership"
+	// CheckKeys: every key written, read back through each member.
+	CheckKeys = "keys"
+	// CheckAudit: the offline audit of each member's v2store against its
+	// v3store.
+	CheckAudit = "audit"
+)
+
+// Checks lists the checks.
+var Checks = []string{CheckMembership, CheckKeys, CheckAudit}
 
 // Result is the judged outcome of one path.
 type Result struct {
 	Verdict Verdict `json:"verdict"`
-	// FailedStep names the step an upgrade failed at.
+	// FailedStep names the step the run stopped at (upgrade-failed and
+	// harness-error).
 	FailedStep string `json:"failedStep,omitempty"`
-	// Evidence are the lines the verdict rests on: the member's own error
-	// line, membership differences, audit differences, lost keys.
+	// Failure is why the run stopped (upgrade-failed and harness-error).
+	Failure *Failure `json:"failure,omitempty"`
+	// Findings are what the checks found after the hops (inconsistent).
+	Findings []Finding `json:"findings,omitempty"`
+	// Evidence are the lines the verdict rests on, for people: the failure
+	// and the cluster's own lines, or the findings.
 	Evidence    []string      `json:"evidence,omitempty"`
 	Steps       []Step        `json:"steps"`
 	Checks      []CheckRecord `json:"checks"`
@@ -71,4 +140,25 @@ type Result struct {
 	Faults      []FaultRecord `json:"faults,omitempty"`
 	KeysWritten int           `json:"keysWritten"`
 	Seconds     float64       `json:"seconds"`
+}
+
+// Signature renders what the run measured in the terms of a Signature, for
+// a report that sets expected and measured side by side.
+func (r Result) Signature() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "verdict %s", r.Verdict)
+	if f := r.Failure; f != nil {
+		fmt.Fprintf(&b, "\n  step:  %s", f.Step)
+		if f.Cause != "" {
+			fmt.Fprintf(&b, "\n  cause: %s", f.Cause)
+		}
+		fmt.Fprintf(&b, "\n  error: %s", f.Error)
+		for _, l := range f.Lines {
+			fmt.Fprintf(&b, "\n  line:  %s", l)
+		}
+	}
+	for _, fd := range r.Findings {
+		fmt.Fprintf(&b, "\n  %s check (%s): %s", fd.Check, fd.Stage, fd.Text)
+	}
+	return b.String()
 }
