@@ -57,7 +57,10 @@ func TestConfigRejectsBadInput(t *testing.T) {
 			c.set = map[string]bool{"expect": true}
 			c.Path, c.Expect, c.ExpectCheck, c.ExpectLine = "3.5.21,3.6.5", "inconsistent", "vibes", "x"
 		}, `check "vibes"`},
-		{"harness-error cannot be expected", func(c *Config) { c.set = map[string]bool{"expect": true}; c.Path, c.Expect = "3.5.21,3.6.5", "harness-error" }, `unknown verdict "harness-error"`},
+		{"harness-error cannot be expected", func(c *Config) {
+			c.set = map[string]bool{"expect": true}
+			c.Path, c.Expect = "3.5.21,3.6.5", "harness-error"
+		}, `unknown verdict "harness-error"`},
 		{"unknown scenario", func(c *Config) { c.Scenario = "3.5.17-to-banana" }, "no scenario of the matrix has that name"},
 		{"scenario and path", func(c *Config) { c.Scenario, c.Path = "3.5.17-to-3.6.5-replace", "3.5.17,3.6.5" }, "give one"},
 		{"kubeadm scenario on processes", func(c *Config) { c.Scenario = "3.5.21-to-3.6.5-kubeadm-upgrade" }, "runs no Kubernetes"},

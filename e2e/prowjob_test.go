@@ -22,10 +22,10 @@ type prowJobs struct {
 		} `json:"decoration_config"`
 		Spec struct {
 			Containers []struct {
-				Image           string   `json:"image"`
-				Command         []string `json:"command"`
-				Args            []string `json:"args"`
-				Env             []struct {
+				Image   string   `json:"image"`
+				Command []string `json:"command"`
+				Args    []string `json:"args"`
+				Env     []struct {
 					Name  string `json:"name"`
 					Value string `json:"value"`
 				} `json:"env"`

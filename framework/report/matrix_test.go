@@ -11,8 +11,8 @@ import (
 func TestWriteAndRead(t *testing.T) {
 	dir := t.TempDir()
 	rows := []Row{
-		{Name: "b", Provider: "process", Path: []string{"3.5.21", "3.6.5"}, Strategy: "replace", Verdict: "consistent", Expected: "consistent", Seconds: 12.5},
-		{Name: "a", Provider: "process", Path: []string{"3.5.17", "3.6.5"}, Strategy: "replace", Verdict: "upgrade-failed", Expected: "upgrade-failed",
+		{Name: "b", Provider: "process", Path: []string{"3.5.21", "3.6.5"}, Strategy: "replace", Verdict: "consistent", Expected: "consistent", AsExpected: true, Seconds: 12.5},
+		{Name: "a", Provider: "process", Path: []string{"3.5.17", "3.6.5"}, Strategy: "replace", Verdict: "upgrade-failed", Expected: "upgrade-failed", AsExpected: true,
 			FailedStep: "hop 1: join", Evidence: []string{"join cp4: not serving", `cp4 log: {"level":"error","msg":"Validation failed","error":"membership: too many | learners"}`}},
 	}
 	if err := Write(dir, rows); err != nil {
@@ -34,8 +34,33 @@ func TestWriteAndRead(t *testing.T) {
 }
 
 func TestMarkdownMarksMismatch(t *testing.T) {
-	md := Markdown([]Row{{Path: []string{"3.5.17", "3.6.5"}, Verdict: "consistent", Expected: "upgrade-failed"}})
-	if !strings.Contains(md, "consistent ✗") {
+	md := Markdown([]Row{
+		{Path: []string{"3.5.17", "3.6.5"}, Verdict: "consistent", Expected: "upgrade-failed"},
+		// The expected verdict, for another reason: no signature matched.
+		{Path: []string{"3.5.17", "3.6.16"}, Verdict: "upgrade-failed", Expected: "upgrade-failed"},
+	})
+	if !strings.Contains(md, "consistent ✗") || !strings.Contains(md, "upgrade-failed ✗") {
 		t.Fatalf("mismatch not marked:\n%s", md)
+	}
+}
+
+func TestMergeKeepsEarlierSuitesRows(t *testing.T) {
+	dir := t.TempDir()
+	if err := Write(dir, []Row{{Name: "a", Provider: "process", Verdict: "consistent"}, {Name: "b", Provider: "process", Verdict: "consistent"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := Merge(dir, []Row{{Name: "a", Provider: "kind", Verdict: "consistent"}, {Name: "b", Provider: "process", Verdict: "inconsistent"}}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Read(filepath.Join(dir, "matrix.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for _, r := range got {
+		keys = append(keys, r.Provider+"/"+r.Name+"="+r.Verdict)
+	}
+	if want := []string{"kind/a=consistent", "process/a=consistent", "process/b=inconsistent"}; !reflect.DeepEqual(keys, want) {
+		t.Fatalf("merged matrix %v, want %v", keys, want)
 	}
 }

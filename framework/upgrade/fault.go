@@ -82,8 +82,8 @@ type faultRunner struct {
 	ctx    context.Context // the background work's; cancelled when the run ends
 	cancel context.CancelFunc
 
-	wg   sync.WaitGroup
-	mu   sync.Mutex
+	wg     sync.WaitGroup
+	mu     sync.Mutex
 	recs   []FaultRecord // one per injection: each time a fault's point is reached
 	errs   []error
 	fired1 map[int]bool // faults whose point was reached at least once

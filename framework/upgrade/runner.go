@@ -372,7 +372,7 @@ func (r *runner) replace(ctx context.Context, hop string, to etcdbin.Version) er
 	if err := r.step(ctx, fmt.Sprintf("%s: make %s (etcd %s) the leader", hop, last.Name(), last.Version()), func(ctx context.Context) error {
 		return r.ensureLeader(ctx, last)
 	}); err != nil {
-		return r.fail(hop + ": move leadership to " + last.Name(), err)
+		return r.fail(hop+": move leadership to "+last.Name(), err)
 	}
 	for i, m := range old {
 		var added cluster.Member
@@ -515,7 +515,7 @@ func (r *runner) writeStep(ctx context.Context, hop, after string) error {
 		return nil
 	}
 	if err := r.write(ctx, "after-"+after, r.in.StepWrites); err != nil {
-		return r.fail(hop + ": write after " + after, err)
+		return r.fail(hop+": write after "+after, err)
 	}
 	return nil
 }
@@ -594,7 +594,9 @@ func (r *runner) verifyKeys(ctx context.Context, m cluster.Member) ([]string, er
 // auditAll audits a copy of every member's data.
 func (r *runner) auditAll(ctx context.Context, stage string, final bool) error {
 	t := time.Now()
-	defer func() { r.res.Steps = append(r.res.Steps, Step{Name: "audit " + stage, Seconds: seconds(time.Since(t))}) }()
+	defer func() {
+		r.res.Steps = append(r.res.Steps, Step{Name: "audit " + stage, Seconds: seconds(time.Since(t))})
+	}()
 	for _, m := range r.cl.Members() {
 		rec := r.auditMember(ctx, stage, m)
 		r.res.Audits = append(r.res.Audits, rec)
