@@ -1,0 +1,197 @@
+package etcdops
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.etcd.io/etcd/api/v3/etcdserverpb"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	clientv3 "go.etcd.io/etcd/client/v3"
+)
+
+// Membership changes go to the leader. A member validates a change against
+// its own view of the membership before it proposes it, and after an
+// upgrade the views of members can differ, so which member takes the
+// request matters: always the leader, as Cluster API's KubeadmControlPlane
+// does, keeps runs repeatable. When no member of Peers leads (the leader is
+// the member being removed, or an election is under way) the request goes
+// to the first member that answers, which forwards it to the leader.
+
+// router holds the client a change is sent through.
+type router struct {
+	p    Peers
+	cli  *clientv3.Client
+	wait time.Duration
+}
+
+func newRouter(p Peers) *router { return &router{p: p, wait: LeaderTimeout} }
+
+// client returns the client to send the next attempt through.
+func (r *router) client(ctx context.Context) (*clientv3.Client, error) {
+	if r.cli != nil {
+		return r.cli, nil
+	}
+	_, cli, err := WaitLeader(ctx, r.p, r.wait)
+	r.wait = RerouteTimeout
+	if err != nil {
+		if cli, err = anyMember(ctx, r.p); err != nil {
+			return nil, err
+		}
+	}
+	r.cli = cli
+	return cli, nil
+}
+
+// failed drops the client after a transient error, so that the next
+// attempt looks for the leader again.
+func (r *router) failed(err error) {
+	if r.cli != nil && Transient(err) {
+		r.cli.Close()
+		r.cli = nil
+	}
+}
+
+func (r *router) close() {
+	if r.cli != nil {
+		r.cli.Close()
+		r.cli = nil
+	}
+}
+
+// anyMember returns a client to the first member that answers.
+func anyMember(ctx context.Context, p Peers) (*clientv3.Client, error) {
+	ms := p.Members()
+	if len(ms) == 0 {
+		return nil, errors.New("no running member to talk to")
+	}
+	var last error
+	for _, m := range ms {
+		cli, _, err := probe(ctx, p, m)
+		if err == nil {
+			return cli, nil
+		}
+		last = err
+	}
+	return nil, fmt.Errorf("no member answers: %w", last)
+}
+
+// routed retries f through the leader for timeout, on Transient errors.
+func routed[T any](ctx context.Context, p Peers, timeout time.Duration, f func(context.Context, *clientv3.Client) (T, error)) (T, error) {
+	r := newRouter(p)
+	defer r.close()
+	return retry(ctx, timeout, Transient, func(ctx context.Context) (T, error) {
+		var zero T
+		cli, err := r.client(ctx)
+		if err != nil {
+			return zero, err
+		}
+		actx, cancel := context.WithTimeout(ctx, AttemptTimeout)
+		defer cancel()
+		v, err := f(actx, cli)
+		r.failed(err)
+		return v, err
+	})
+}
+
+// List returns the membership as the leader sees it.
+func List(ctx context.Context, p Peers) ([]*etcdserverpb.Member, error) {
+	resp, err := routed(ctx, p, ChangeTimeout, func(ctx context.Context, cli *clientv3.Client) (*clientv3.MemberListResponse, error) {
+		return cli.MemberList(ctx)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return resp.Members, nil
+}
+
+// AddLearner adds peerURL as a learner through the leader and returns the
+// membership and the new member's ID. A retried add whose first attempt
+// was committed but whose answer was lost (the leader died) gets
+// rpctypes.ErrPeerURLExist: then the learner is found by its peer URL, as
+// the add did happen. Any other lasting error comes back as etcd gave it.
+func AddLearner(ctx context.Context, p Peers, peerURL string) ([]*etcdserverpb.Member, uint64, error) {
+	resp, err := routed(ctx, p, ChangeTimeout, func(ctx context.Context, cli *clientv3.Client) (*clientv3.MemberAddResponse, error) {
+		return cli.MemberAddAsLearner(ctx, []string{peerURL})
+	})
+	if err == nil {
+		return resp.Members, resp.Member.ID, nil
+	}
+	if !Is(err, rpctypes.ErrPeerURLExist) {
+		return nil, 0, err
+	}
+	members, lerr := List(ctx, p)
+	if lerr != nil {
+		return nil, 0, errors.Join(err, lerr)
+	}
+	for _, mem := range members {
+		for _, u := range mem.PeerURLs {
+			if u == peerURL && mem.IsLearner {
+				return members, mem.ID, nil
+			}
+		}
+	}
+	return nil, 0, err
+}
+
+// Remove takes member id out of the membership through the leader. A
+// retried remove whose earlier attempt was committed but whose answer was
+// lost gets rpctypes.ErrMemberNotFound: that counts as done.
+func Remove(ctx context.Context, p Peers, id uint64) error {
+	retried := false
+	_, err := routed(ctx, p, ChangeTimeout, func(ctx context.Context, cli *clientv3.Client) (*clientv3.MemberRemoveResponse, error) {
+		resp, err := cli.MemberRemove(ctx, id)
+		if retried && Is(err, rpctypes.ErrMemberNotFound) {
+			return resp, nil
+		}
+		retried = err != nil
+		return resp, err
+	})
+	return err
+}
+
+// Promote promotes learner id through the leader, as kubeadm does: it
+// retries while etcd says the learner is not in sync with the leader yet,
+// or any error that is not Permanent, for wait. A member that is a voter
+// already (promoted by an attempt whose answer was lost, or before a
+// restart) counts as promoted. check, when not nil, runs before every
+// attempt; an error from it ends Promote with that error. A Permanent
+// error ends it at once, as etcd gave it.
+func Promote(ctx context.Context, p Peers, id uint64, wait time.Duration, check func(context.Context) error) error {
+	r := newRouter(p)
+	defer r.close()
+	deadline := time.Now().Add(wait)
+	var last error
+	for time.Now().Before(deadline) {
+		if check != nil {
+			if err := check(ctx); err != nil {
+				return err
+			}
+		}
+		err := promoteOnce(ctx, r, id)
+		if err == nil || Is(err, rpctypes.ErrMemberNotLearner) {
+			return nil
+		}
+		if Permanent(err) && !errors.Is(err, context.Canceled) {
+			return err
+		}
+		last = err
+		if Sleep(ctx, PromotePause) != nil {
+			break
+		}
+	}
+	return fmt.Errorf("learner not promoted within %s, last answer: %w", wait, last)
+}
+
+func promoteOnce(ctx context.Context, r *router, id uint64) error {
+	cli, err := r.client(ctx)
+	if err != nil {
+		return err
+	}
+	actx, cancel := context.WithTimeout(ctx, AttemptTimeout)
+	defer cancel()
+	_, err = cli.MemberPromote(actx, id)
+	r.failed(err)
+	return err
+}
