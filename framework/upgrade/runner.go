@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -138,14 +139,21 @@ func (r *runner) classify(ctx context.Context, err error) (Verdict, *Failure) {
 			}
 		}
 	}
+	// A line the failing operation already quoted (etcd's answer relayed
+	// as "etcd API", another member's log line) is not quoted again.
+	quote := func(l Line) {
+		if !slices.Contains(out.Lines, l) {
+			out.Lines = append(out.Lines, l)
+		}
+	}
 	var ee rpctypes.EtcdError
 	if errors.As(err, &ee) {
-		out.Lines = append(out.Lines, Line{Source: "etcd API", Text: ee.Error()})
+		quote(Line{Source: "etcd API", Text: ee.Error()})
 		own = true
 	}
 	died := false
 	for _, l := range r.memberLogLines(context.WithoutCancel(ctx), skip) {
-		out.Lines = append(out.Lines, l)
+		quote(l)
 		died = died || severity(l.Text) == 2
 	}
 	switch {
