@@ -17,12 +17,12 @@ import (
 	"syscall"
 	"time"
 
-	"go.etcd.io/etcd/api/v3/etcdserverpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 
 	"etcd-upgrade-e2e/framework/cluster"
 	"etcd-upgrade-e2e/framework/etcdbin"
+	"etcd-upgrade-e2e/framework/internal/etcdops"
 	"etcd-upgrade-e2e/framework/ports"
 )
 
@@ -31,9 +31,9 @@ type Cluster struct {
 	cfg   config
 	ports *ports.Allocator
 
-	mu       sync.Mutex
-	members  []*Member // current members in join order
-	removed  []*Member
+	members etcdops.Set[*Member]
+
+	mu       sync.Mutex // guards seq and lastPort
 	seq      int
 	lastPort int
 }
@@ -77,16 +77,12 @@ func (c *Cluster) ArtifactsDir() string { return c.cfg.dir }
 
 // Members returns the current members in join order.
 func (c *Cluster) Members() []cluster.Member {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return cluster.AsMembers(c.members)
+	return cluster.AsMembers(c.members.Current())
 }
 
 // ProcessMembers returns the current members with their process details.
 func (c *Cluster) ProcessMembers() []*Member {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]*Member(nil), c.members...)
+	return c.members.Current()
 }
 
 func (c *Cluster) logf(format string, args ...any) {
@@ -146,10 +142,7 @@ func (c *Cluster) flags(m *Member, initialCluster, state string) []string {
 
 // Init starts the first member of a new cluster (kubeadm init).
 func (c *Cluster) Init(ctx context.Context, v etcdbin.Version) (cluster.Member, error) {
-	c.mu.Lock()
-	n := len(c.members)
-	c.mu.Unlock()
-	if n != 0 {
+	if c.members.Len() != 0 {
 		return nil, errors.New("process cluster: Init on a cluster that already has members")
 	}
 	m, err := c.newMember(ctx, v)
@@ -163,9 +156,7 @@ func (c *Cluster) Init(ctx context.Context, v etcdbin.Version) (cluster.Member, 
 	if err := c.fillID(ctx, m); err != nil {
 		return nil, err
 	}
-	c.mu.Lock()
-	c.members = append(c.members, m)
-	c.mu.Unlock()
+	c.members.Add(m)
 	c.logf("%s: initialised cluster at etcd %s (%s)", m.name, v, m.clientURL)
 	return m, nil
 }
@@ -192,9 +183,7 @@ func (c *Cluster) Bootstrap(ctx context.Context, v etcdbin.Version, size int) ([
 			return nil, &cluster.MemberError{Member: m.name, Op: "bootstrap", Err: err}
 		}
 	}
-	c.mu.Lock()
-	c.members = append(c.members, ms...)
-	c.mu.Unlock()
+	c.members.Add(ms...)
 	out := make([]cluster.Member, len(ms))
 	for i, m := range ms {
 		if err := c.waitReady(ctx, m, "bootstrap", voterReady); err != nil {
@@ -215,13 +204,7 @@ func (c *Cluster) Join(ctx context.Context, v etcdbin.Version) (cluster.Member, 
 	if err != nil {
 		return nil, err
 	}
-	cli, err := c.leaderClient(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer cli.Close()
-
-	members, id, err := addLearner(ctx, cli, m.peerURL)
+	members, id, err := etcdops.AddLearner(ctx, c.peers(nil), m.peerURL)
 	if err != nil {
 		return nil, &cluster.MemberError{Member: m.name, Op: "add learner", Err: err}
 	}
@@ -237,11 +220,9 @@ func (c *Cluster) Join(ctx context.Context, v etcdbin.Version) (cluster.Member, 
 		}
 	}
 	m.setFlags(c.flags(m, strings.Join(initial, ","), "existing"))
-	c.mu.Lock()
-	c.members = append(c.members, m)
-	c.mu.Unlock()
+	c.members.Add(m)
 	for attempt := 1; ; attempt++ {
-		err := c.startPromoteAndWait(ctx, cli, m)
+		err := c.startPromoteAndWait(ctx, m)
 		if err == nil {
 			break
 		}
@@ -251,114 +232,61 @@ func (c *Cluster) Join(ctx context.Context, v etcdbin.Version) (cluster.Member, 
 		// The member runs but does not serve. The kubelet restarts a static
 		// pod whose liveness probe fails; do the same once, so that the
 		// member's start-up checks on the data it received speak too.
-		c.logf("%s: not serving (%v); restarting it once as the kubelet would", m.name, shortErr(err))
+		c.logf("%s: not serving (%v); restarting it once as the kubelet would", m.name, etcdops.ShortErr(err))
 		_ = m.stop(syscall.SIGKILL, 0)
 	}
 	c.logf("%s: joined as learner and promoted at etcd %s", m.name, v)
 	return m, nil
 }
 
-// addLearner adds peerURL as a learner and returns the membership and the new
-// ID. A retried add whose first attempt was committed but whose answer was
-// lost (the leader died) gets "Peer URLs already exists": then the member is
-// found by its peer URL, as the add did happen.
-func addLearner(ctx context.Context, cli *clientv3.Client, peerURL string) ([]*etcdserverpb.Member, uint64, error) {
-	resp, err := withRetry(ctx, 30*time.Second, func(ctx context.Context) (*clientv3.MemberAddResponse, error) {
-		return cli.MemberAddAsLearner(ctx, []string{peerURL})
-	})
-	if err == nil {
-		return resp.Members, resp.Member.ID, nil
-	}
-	if !strings.Contains(err.Error(), "Peer URLs already exists") {
-		return nil, 0, err
-	}
-	list, lerr := withRetry(ctx, 30*time.Second, func(ctx context.Context) (*clientv3.MemberListResponse, error) {
-		return cli.MemberList(ctx)
-	})
-	if lerr != nil {
-		return nil, 0, errors.Join(err, lerr)
-	}
-	for _, mem := range list.Members {
-		for _, u := range mem.PeerURLs {
-			if u == peerURL && mem.IsLearner {
-				return list.Members, mem.ID, nil
-			}
-		}
-	}
-	return nil, 0, err
-}
-
 // startPromoteAndWait runs the member, promotes it if it is still a learner
 // and waits until it serves linearizable reads.
-func (c *Cluster) startPromoteAndWait(ctx context.Context, cli *clientv3.Client, m *Member) error {
+func (c *Cluster) startPromoteAndWait(ctx context.Context, m *Member) error {
 	if err := c.startAndWait(ctx, m, "join", learnerReady); err != nil {
 		return err
 	}
-	if err := c.promote(ctx, cli, m); err != nil {
+	if err := c.promote(ctx, m); err != nil {
 		return err
 	}
 	return c.waitReady(ctx, m, "join", voterReady)
 }
 
-// promote retries MemberPromote while etcd says the learner is not in sync
-// with the leader yet, as kubeadm does.
-func (c *Cluster) promote(ctx context.Context, cli *clientv3.Client, m *Member) error {
-	deadline := time.Now().Add(c.cfg.promoteWait)
-	var last error
-	for time.Now().Before(deadline) {
-		if exited, exitErr := m.exitedWith(); exited {
-			gen := m.generation()
-			time.Sleep(2 * time.Second) // a fault may be restarting it
-			if m.generation() == gen || !m.Running() {
-				return c.memberFailure(m, "promote", exitErr)
-			}
+// promote promotes m through the leader, retrying while etcd says the
+// learner is not in sync with the leader yet, as kubeadm does. It stops when
+// m's process has exited and nobody started it again.
+func (c *Cluster) promote(ctx context.Context, m *Member) error {
+	err := etcdops.Promote(ctx, c.peers(m), m.ID(), c.cfg.promoteWait, func(ctx context.Context) error {
+		exited, exitErr := m.exitedWith()
+		if !exited {
+			return nil
 		}
-		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		_, err := cli.MemberPromote(cctx, m.ID())
-		cancel()
-		if err == nil || strings.Contains(err.Error(), "can only promote a learner member") {
-			return nil // promoted now, or before a restart
+		gen := m.generation()
+		_ = etcdops.Sleep(ctx, etcdops.RestartGrace) // a fault may be restarting it
+		if m.generation() == gen || !m.Running() {
+			return c.memberFailure(m, "promote", exitErr)
 		}
-		last = err
-		if ctx.Err() != nil {
-			break
-		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(500 * time.Millisecond):
-		}
+		return nil
+	})
+	if _, ok := cluster.AsMemberError(err); err == nil || ok {
+		return err
 	}
-	return c.memberFailure(m, "promote", fmt.Errorf("learner not promoted within %s, last answer: %v", c.cfg.promoteWait, last))
+	return c.memberFailure(m, "promote", err)
 }
 
-// Remove takes m out of the membership through another member, then stops it.
+// Remove takes m out of the membership through the leader (another member
+// when m leads), then stops it.
 func (c *Cluster) Remove(ctx context.Context, cm cluster.Member) error {
 	m, err := c.own(cm)
 	if err != nil {
 		return err
 	}
-	cli, err := c.leaderClient(ctx, m)
-	if err != nil {
-		return err
-	}
-	defer cli.Close()
-	if _, err := withRetry(ctx, 30*time.Second, func(ctx context.Context) (*clientv3.MemberRemoveResponse, error) {
-		return cli.MemberRemove(ctx, m.ID())
-	}); err != nil {
+	if err := etcdops.Remove(ctx, c.peers(m), m.ID()); err != nil {
 		return &cluster.MemberError{Member: m.name, Op: "remove", Err: err}
 	}
 	if err := m.stop(syscall.SIGTERM, 20*time.Second); err != nil {
 		return err
 	}
-	c.mu.Lock()
-	for i, x := range c.members {
-		if x == m {
-			c.members = append(c.members[:i], c.members[i+1:]...)
-			break
-		}
-	}
-	c.removed = append(c.removed, m)
-	c.mu.Unlock()
+	c.members.Remove(m)
 	c.logf("%s: removed", m.name)
 	return nil
 }
@@ -469,9 +397,7 @@ func (c *Cluster) Logs(_ context.Context, cm cluster.Member) (string, error) {
 // Close stops every member and, unless the cluster keeps its files, removes
 // the data dirs (logs stay with the artifacts).
 func (c *Cluster) Close(context.Context) error {
-	c.mu.Lock()
-	all := append(append([]*Member(nil), c.members...), c.removed...)
-	c.mu.Unlock()
+	all := c.members.All()
 	var errs []error
 	for _, m := range all {
 		if err := m.stop(syscall.SIGTERM, 10*time.Second); err != nil {
@@ -495,11 +421,7 @@ func (c *Cluster) Close(context.Context) error {
 }
 
 func (c *Cluster) own(cm cluster.Member) (*Member, error) {
-	m, ok := cm.(*Member)
-	if !ok || m == nil {
-		return nil, fmt.Errorf("member %v does not belong to a process cluster", cm)
-	}
-	return m, nil
+	return etcdops.Own[*Member](cm, "process")
 }
 
 // readiness says what a member must answer to count as serving.
@@ -536,7 +458,7 @@ func (c *Cluster) waitReady(ctx context.Context, m *Member, op string, r readine
 		if exited, exitErr := m.exitedWith(); exited {
 			// Someone else (a fault, a test) may be restarting the member:
 			// give them a moment before calling the exit a failure.
-			time.Sleep(2 * time.Second)
+			_ = etcdops.Sleep(ctx, etcdops.RestartGrace)
 			if g := m.generation(); g != gen && m.Running() {
 				gen = g
 				continue
@@ -577,52 +499,13 @@ func (c *Cluster) memberFailure(m *Member, op string, err error) error {
 	return me
 }
 
-// leaderClient returns a client bound to the leader (or, when m leads and is
-// to be skipped, to another member). A member validates a membership change
-// against its own view before proposing it, and after an upgrade views can
-// differ, so which member takes the request matters: always the leader, as
-// Cluster API's KCP does, keeps runs repeatable.
-func (c *Cluster) leaderClient(ctx context.Context, skip ...*Member) (*clientv3.Client, error) {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	for ctx.Err() == nil {
-		for _, m := range c.ProcessMembers() {
-			if !m.Running() || (len(skip) > 0 && m == skip[0]) {
-				continue
-			}
-			cli, err := newClient([]string{m.clientURL})
-			if err != nil {
-				continue
-			}
-			sctx, scancel := context.WithTimeout(ctx, 2*time.Second)
-			st, err := cli.Status(sctx, m.clientURL)
-			scancel()
-			if err == nil && st.Leader != 0 && st.Leader == st.Header.MemberId {
-				return cli, nil
-			}
-			cli.Close()
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	// No leader found (or it is the member being removed): any member.
-	return c.votersClient(ctx, skip...)
-}
-
-// votersClient returns a client over the running members except skip.
-func (c *Cluster) votersClient(_ context.Context, skip ...*Member) (*clientv3.Client, error) {
-	var eps []string
-	for _, m := range c.ProcessMembers() {
-		if len(skip) > 0 && m == skip[0] {
-			continue
-		}
-		if m.Running() {
-			eps = append(eps, m.clientURL)
-		}
-	}
-	if len(eps) == 0 {
-		return nil, errors.New("process cluster: no running member to talk to")
-	}
-	return newClient(eps)
+// peers are the running members except skip, which membership changes go
+// through (to the leader among them: see etcdops).
+func (c *Cluster) peers(skip *Member) etcdops.Peers {
+	return etcdops.Only(c, func(cm cluster.Member) bool {
+		m, ok := cm.(*Member)
+		return ok && m != skip && m.Running()
+	})
 }
 
 func (c *Cluster) fillID(ctx context.Context, m *Member) error {
@@ -644,42 +527,9 @@ func (c *Cluster) fillID(ctx context.Context, m *Member) error {
 func newClient(endpoints []string) (*clientv3.Client, error) {
 	return clientv3.New(clientv3.Config{
 		Endpoints:   endpoints,
-		DialTimeout: 5 * time.Second,
+		DialTimeout: etcdops.DialTimeout,
 		Logger:      zap.NewNop(),
 	})
-}
-
-// withRetry retries f for transient errors (no leader yet, a member just
-// restarted) until timeout.
-func withRetry[T any](ctx context.Context, timeout time.Duration, f func(context.Context) (T, error)) (T, error) {
-	deadline := time.Now().Add(timeout)
-	for {
-		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		v, err := f(cctx)
-		cancel()
-		if err == nil || time.Now().After(deadline) || ctx.Err() != nil || !transient(err) {
-			return v, err
-		}
-		time.Sleep(300 * time.Millisecond)
-	}
-}
-
-func transient(err error) bool {
-	s := err.Error()
-	for _, t := range []string{"no leader", "leader changed", "deadline exceeded", "unavailable", "unhealthy cluster", "connection refused", "too many requests", "timed out"} {
-		if strings.Contains(strings.ToLower(s), t) {
-			return true
-		}
-	}
-	return false
-}
-
-func shortErr(err error) string {
-	s := err.Error()
-	if len(s) > 160 {
-		s = s[:160] + "…"
-	}
-	return s
 }
 
 func lastLines(s string, n int) string {

@@ -13,6 +13,7 @@ import (
 
 	"etcd-upgrade-e2e/framework/cluster"
 	"etcd-upgrade-e2e/framework/etcdbin"
+	"etcd-upgrade-e2e/framework/internal/etcdops"
 )
 
 // fakeBinaries hands out binaries that point at etcd, without provisioning.
@@ -216,8 +217,8 @@ func TestOperationsWithoutMembers(t *testing.T) {
 	if _, err := c.ClusterClient(ctx); err == nil || !strings.Contains(err.Error(), "no members") {
 		t.Errorf("ClusterClient: %v", err)
 	}
-	if _, err := c.votersClient(ctx); err == nil || !strings.Contains(err.Error(), "no running member") {
-		t.Errorf("votersClient: %v", err)
+	if _, _, err := etcdops.AddLearner(ctx, c.peers(nil), "http://127.0.0.1:1"); err == nil || !strings.Contains(err.Error(), "no running member") {
+		t.Errorf("adding a learner to no members: %v", err)
 	}
 	if err := c.Close(ctx); err != nil {
 		t.Errorf("Close of an empty cluster: %v", err)
@@ -226,46 +227,13 @@ func TestOperationsWithoutMembers(t *testing.T) {
 
 func TestInitAndBootstrapRefuseAClusterWithMembers(t *testing.T) {
 	c := newTestCluster(t)
-	c.members = []*Member{{name: "etcd-cp1"}}
+	c.members.Add(&Member{name: "etcd-cp1"})
 	v := etcdbin.MustParseVersion("3.5.17")
 	if _, err := c.Init(context.Background(), v); err == nil {
 		t.Error("Init on a cluster with members succeeded")
 	}
 	if _, err := c.Bootstrap(context.Background(), v, 3); err == nil {
 		t.Error("Bootstrap on a cluster with members succeeded")
-	}
-}
-
-func TestTransient(t *testing.T) {
-	for _, tc := range []struct {
-		err  string
-		want bool
-	}{
-		{"etcdserver: no leader", true},
-		{"etcdserver: leader changed", true},
-		{"context deadline exceeded", true},
-		{"rpc error: code = Unavailable desc = connection error", true},
-		{"etcdserver: unhealthy cluster", true},
-		{"dial tcp 127.0.0.1:2379: connect: connection refused", true},
-		{"etcdserver: too many requests", true},
-		{"etcdserver: request timed out", true},
-		{"etcdserver: Peer URLs already exists", false},
-		{"etcdserver: too many learner members in cluster", false},
-		{"etcdserver: member not found", false},
-	} {
-		if got := transient(errors.New(tc.err)); got != tc.want {
-			t.Errorf("transient(%q) = %v, want %v", tc.err, got, tc.want)
-		}
-	}
-}
-
-func TestShortErr(t *testing.T) {
-	if got := shortErr(errors.New("short")); got != "short" {
-		t.Errorf("shortErr kept %q", got)
-	}
-	long := strings.Repeat("x", 200)
-	if got := shortErr(errors.New(long)); got != strings.Repeat("x", 160)+"…" {
-		t.Errorf("shortErr cut to %d bytes: %q", len(got), got)
 	}
 }
 

@@ -33,6 +33,9 @@ func (r *router) client(ctx context.Context) (*clientv3.Client, error) {
 	if r.cli != nil {
 		return r.cli, nil
 	}
+	if len(r.p.Members()) == 0 {
+		return nil, errNoPeer
+	}
 	_, cli, err := WaitLeader(ctx, r.p, r.wait)
 	r.wait = RerouteTimeout
 	if err != nil {
@@ -60,11 +63,13 @@ func (r *router) close() {
 	}
 }
 
+var errNoPeer = errors.New("no running member to talk to")
+
 // anyMember returns a client to the first member that answers.
 func anyMember(ctx context.Context, p Peers) (*clientv3.Client, error) {
 	ms := p.Members()
 	if len(ms) == 0 {
-		return nil, errors.New("no running member to talk to")
+		return nil, errNoPeer
 	}
 	var last error
 	for _, m := range ms {
