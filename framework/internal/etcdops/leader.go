@@ -43,16 +43,21 @@ func (o only) Members() []cluster.Member {
 // ErrNoLeader says that no member asked says it leads.
 var ErrNoLeader = errors.New("no member says it leads")
 
-// probe asks m about itself through a client bound to m; on success the
-// client stays open for the caller.
+// probe asks m about itself through a client bound to m, within
+// StatusTimeout; on success the client stays open for the caller.
 func probe(ctx context.Context, p Peers, m cluster.Member) (*clientv3.Client, *clientv3.StatusResponse, error) {
+	sctx, cancel := context.WithTimeout(ctx, StatusTimeout)
+	defer cancel()
+	return ask(sctx, p, m)
+}
+
+// ask is probe within ctx alone: for the one member an operation is about.
+func ask(ctx context.Context, p Peers, m cluster.Member) (*clientv3.Client, *clientv3.StatusResponse, error) {
 	cli, err := p.Client(ctx, m)
 	if err != nil {
 		return nil, nil, err
 	}
-	sctx, cancel := context.WithTimeout(ctx, StatusTimeout)
-	st, err := cli.Status(sctx, m.Endpoint())
-	cancel()
+	st, err := cli.Status(ctx, m.Endpoint())
 	if err != nil {
 		cli.Close()
 		return nil, nil, err
@@ -129,7 +134,7 @@ func WaitLeader(ctx context.Context, p Peers, wait time.Duration) (cluster.Membe
 func Leads(ctx context.Context, p Peers, m cluster.Member) (bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, LeaderCheckTimeout)
 	defer cancel()
-	cli, st, err := probe(ctx, p, m)
+	cli, st, err := ask(ctx, p, m)
 	if err != nil {
 		return false, fmt.Errorf("status of %s: %w", m.Name(), err)
 	}
@@ -146,7 +151,7 @@ func MoveLeader(ctx context.Context, p Peers, from, target cluster.Member) error
 		return err
 	}
 	defer cli.Close()
-	tcli, tst, err := probe(ctx, p, target)
+	tcli, tst, err := ask(ctx, p, target)
 	if err != nil {
 		return fmt.Errorf("status of %s: %w", target.Name(), err)
 	}
@@ -164,7 +169,7 @@ func EnsureLeader(ctx context.Context, p Peers, target cluster.Member) error {
 	defer cancel()
 	var last error
 	for ctx.Err() == nil {
-		tcli, st, err := probe(ctx, p, target)
+		tcli, st, err := ask(ctx, p, target)
 		if err == nil {
 			tcli.Close()
 			if leads(st) {
