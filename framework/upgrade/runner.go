@@ -19,6 +19,7 @@ import (
 	"etcd-upgrade-e2e/framework/check"
 	"etcd-upgrade-e2e/framework/cluster"
 	"etcd-upgrade-e2e/framework/etcdbin"
+	"etcd-upgrade-e2e/framework/internal/etcdops"
 	"etcd-upgrade-e2e/framework/workload"
 )
 
@@ -378,7 +379,7 @@ func (r *runner) replace(ctx context.Context, hop string, to etcdbin.Version) er
 	// and the same in every run.
 	last := old[len(old)-1]
 	if err := r.step(ctx, fmt.Sprintf("%s: make %s (etcd %s) the leader", hop, last.Name(), last.Version()), func(ctx context.Context) error {
-		return r.ensureLeader(ctx, last)
+		return etcdops.EnsureLeader(ctx, r.cl, last)
 	}); err != nil {
 		return r.fail(hop+": move leadership to "+last.Name(), err)
 	}
@@ -387,7 +388,7 @@ func (r *runner) replace(ctx context.Context, hop string, to etcdbin.Version) er
 		if err := r.inject(ctx, AtBeforeJoin, nil); err != nil {
 			return err
 		}
-		name := fmt.Sprintf("%s: join a new member at etcd %s (learner, then promote; snapshot from leader %s)", hop, to, r.leaderName(ctx))
+		name := fmt.Sprintf("%s: join a new member at etcd %s (learner, then promote; snapshot from leader %s)", hop, to, etcdops.LeaderName(ctx, r.cl))
 		if err := r.step(ctx, name, func(ctx context.Context) error {
 			n, err := r.cl.Join(ctx, to)
 			if err != nil {
@@ -424,98 +425,14 @@ func (r *runner) replace(ctx context.Context, hop string, to etcdbin.Version) er
 	return nil
 }
 
-// leaderName names the current leader and its version, for step names.
-func (r *runner) leaderName(ctx context.Context) string {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	for _, m := range r.cl.Members() {
-		cli, err := r.cl.Client(ctx, m)
-		if err != nil {
-			continue
-		}
-		st, err := cli.Status(ctx, m.Endpoint())
-		cli.Close()
-		if err == nil && st.Leader == st.Header.MemberId {
-			return fmt.Sprintf("%s at %s", m.Name(), m.Version())
-		}
-	}
-	return "unknown"
-}
-
-// ensureLeader makes target the leader, through the current leader.
-func (r *runner) ensureLeader(ctx context.Context, target cluster.Member) error {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	tcli, err := r.cl.Client(ctx, target)
-	if err != nil {
-		return err
-	}
-	defer tcli.Close()
-	var last error
-	for ctx.Err() == nil {
-		st, err := tcli.Status(ctx, target.Endpoint())
-		if err == nil && st.Leader == st.Header.MemberId {
-			return nil
-		}
-		if err == nil && st.Leader != 0 {
-			err = r.moveLeaderTo(ctx, st.Leader, st.Header.MemberId)
-		}
-		if err != nil {
-			last = err
-		}
-		time.Sleep(300 * time.Millisecond)
-	}
-	return fmt.Errorf("%s did not become leader: %v", target.Name(), last)
-}
-
-// moveLeaderTo asks the member with ID leader to hand leadership to target.
-func (r *runner) moveLeaderTo(ctx context.Context, leader, target uint64) error {
-	for _, m := range r.cl.Members() {
-		cli, err := r.cl.Client(ctx, m)
-		if err != nil {
-			continue
-		}
-		st, err := cli.Status(ctx, m.Endpoint())
-		if err == nil && st.Header.MemberId == leader {
-			_, err = cli.MoveLeader(ctx, target)
-			cli.Close()
-			return err
-		}
-		cli.Close()
-	}
-	return fmt.Errorf("leader %x is not a current member", leader)
-}
-
 // moveLeaderOff hands leadership from m to target when m leads.
 func (r *runner) moveLeaderOff(ctx context.Context, m, target cluster.Member) error {
-	cli, err := r.cl.Client(ctx, m)
-	if err != nil {
+	leads, err := etcdops.Leads(ctx, r.cl, m)
+	if err != nil || !leads {
 		return err
-	}
-	defer cli.Close()
-	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	st, err := cli.Status(sctx, m.Endpoint())
-	if err != nil {
-		return fmt.Errorf("status of %s: %w", m.Name(), err)
-	}
-	if st.Leader != st.Header.MemberId {
-		return nil
-	}
-	tcli, err := r.cl.Client(ctx, target)
-	if err != nil {
-		return err
-	}
-	defer tcli.Close()
-	tst, err := tcli.Status(sctx, target.Endpoint())
-	if err != nil {
-		return fmt.Errorf("status of %s: %w", target.Name(), err)
 	}
 	fmt.Fprintf(r.in.Log, "moving leadership from %s to %s before removing it\n", m.Name(), target.Name())
-	if _, err := cli.MoveLeader(sctx, tst.Header.MemberId); err != nil {
-		return fmt.Errorf("moving leadership to %s: %w", target.Name(), err)
-	}
-	return nil
+	return etcdops.MoveLeader(ctx, r.cl, m, target)
 }
 
 func (r *runner) writeStep(ctx context.Context, hop, after string) error {
