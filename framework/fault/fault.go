@@ -13,6 +13,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"etcd-upgrade-e2e/framework/cluster"
+	"etcd-upgrade-e2e/framework/internal/etcdops"
 	"etcd-upgrade-e2e/framework/upgrade"
 )
 
@@ -148,33 +149,11 @@ func LoseQuorum(at upgrade.FaultPoint, outage time.Duration) upgrade.Fault {
 }
 
 // sleep waits d or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
+func sleep(ctx context.Context, d time.Duration) error { return etcdops.Sleep(ctx, d) }
 
 // Leader returns the current leader.
 func Leader(ctx context.Context, cl cluster.Cluster) (cluster.Member, error) {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	for _, m := range cl.Members() {
-		cli, err := cl.Client(ctx, m)
-		if err != nil {
-			continue
-		}
-		st, err := cli.Status(ctx, m.Endpoint())
-		cli.Close()
-		if err == nil && st.Leader == st.Header.MemberId {
-			return m, nil
-		}
-	}
-	return nil, errors.New("no member says it leads")
+	return etcdops.LeaderMember(ctx, cl)
 }
 
 // waitForLearner polls through m until the membership has a learner.
