@@ -15,6 +15,7 @@ import (
 
 	"etcd-upgrade-e2e/framework/cluster"
 	"etcd-upgrade-e2e/framework/etcdbin"
+	"etcd-upgrade-e2e/framework/internal/etcdops"
 	"etcd-upgrade-e2e/kindconfigs"
 )
 
@@ -58,9 +59,7 @@ func (c *Cluster) addControlPlane(ctx context.Context, v etcdbin.Version) (clust
 		return nil, err
 	}
 	m := &Member{name: name, endpoint: ep, version: v}
-	c.mu.Lock()
-	c.members = append(c.members, m)
-	c.mu.Unlock()
+	c.members.Add(m)
 	c.logf("%s: node container running (%s)", name, time.Since(start).Round(100*time.Millisecond))
 
 	for _, f := range sharedFiles {
@@ -111,7 +110,7 @@ func (c *Cluster) kubeadmJoin(ctx context.Context, n nodes.Node, m *Member, sinc
 	defer cancel()
 	crashed := make(chan etcdContainer, 1)
 	go func() {
-		for sleep(jctx, 2*time.Second) == nil {
+		for etcdops.Sleep(jctx, 2*time.Second) == nil {
 			cs, err := etcdContainers(jctx, n)
 			if err != nil {
 				continue
@@ -290,7 +289,7 @@ func waitSystemd(ctx context.Context, name string) error {
 		if time.Now().After(deadline) {
 			return fmt.Errorf("node %s: systemd did not reach multi-user.target within 60s: %v %s", name, err, stripANSI(tail(out, 5)))
 		}
-		if err := sleep(ctx, 500*time.Millisecond); err != nil {
+		if err := etcdops.Sleep(ctx, 500*time.Millisecond); err != nil {
 			return err
 		}
 	}

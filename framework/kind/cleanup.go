@@ -8,6 +8,8 @@ import (
 	"time"
 
 	kindcluster "sigs.k8s.io/kind/pkg/cluster"
+
+	"etcd-upgrade-e2e/framework/internal/etcdops"
 )
 
 // deleteCluster deletes a kind cluster by name: kind's own delete (every
@@ -48,7 +50,7 @@ func sweepContainers(ctx context.Context, name string) error {
 			last = nil
 		}
 		if clean < 2 {
-			if err := sleep(ctx, 2*time.Second); err != nil {
+			if err := etcdops.Sleep(ctx, 2*time.Second); err != nil {
 				return err
 			}
 		}
@@ -67,7 +69,7 @@ func removeNetwork(ctx context.Context, name string) error {
 		if err == nil || i == 5 {
 			return err
 		}
-		if err := sleep(ctx, time.Second); err != nil {
+		if err := etcdops.Sleep(ctx, time.Second); err != nil {
 			return err
 		}
 	}

@@ -20,6 +20,7 @@ import (
 
 	"etcd-upgrade-e2e/framework/cluster"
 	"etcd-upgrade-e2e/framework/etcdbin"
+	"etcd-upgrade-e2e/framework/internal/etcdops"
 	"etcd-upgrade-e2e/kindconfigs"
 )
 
@@ -35,12 +36,12 @@ type Cluster struct {
 	created   chan struct{}
 	createErr error
 
-	mu      sync.Mutex
+	members etcdops.Set[*Member]
+
+	mu      sync.Mutex // guards the fields below
 	tls     *tls.Config
-	members []*Member // current members, in join order
 	pending []*Member // control planes kind created that no Join claimed yet
-	removed []*Member
-	next    int // number of the next control-plane container
+	next    int       // number of the next control-plane container
 	closed  bool
 }
 
@@ -104,16 +105,12 @@ func (c *Cluster) Kubeconfig() string { return c.kubeconfig }
 
 // Members returns the current members in join order.
 func (c *Cluster) Members() []cluster.Member {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return cluster.AsMembers(c.members)
+	return cluster.AsMembers(c.members.Current())
 }
 
 // KindMembers returns the current members with their kind details.
 func (c *Cluster) KindMembers() []*Member {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]*Member(nil), c.members...)
+	return c.members.Current()
 }
 
 func (c *Cluster) logf(format string, args ...any) {
@@ -209,9 +206,9 @@ func (c *Cluster) Init(ctx context.Context, v etcdbin.Version) (cluster.Member, 
 	}
 	c.mu.Lock()
 	c.tls = tc
-	c.members = []*Member{ms[0]}
 	c.pending = ms[1:]
 	c.mu.Unlock()
+	c.members.Add(ms[0])
 	if !c.cfg.kubeletLocal {
 		// The kubelets use the load balancer: give it the harness's config,
 		// for the connections they hold already too.
@@ -245,8 +242,8 @@ func (c *Cluster) Join(ctx context.Context, v etcdbin.Version) (cluster.Member, 
 			return nil, fmt.Errorf("kind created %s at etcd %s; a join at %s needs the initial control planes claimed first", m.name, m.Version(), v)
 		}
 		c.pending = c.pending[1:]
-		c.members = append(c.members, m)
 		c.mu.Unlock()
+		c.members.Add(m)
 		n, err := c.node(m.name)
 		if err != nil {
 			return m, err
@@ -280,7 +277,7 @@ func (c *Cluster) Remove(ctx context.Context, cm cluster.Member) error {
 
 	out, resetErr := c.nodeRunLogged(ctx, n, m.name, "kubeadm-reset.log", "kubeadm", "reset", "--force", "--v=5")
 	if resetErr != nil {
-		c.logf("%s: kubeadm reset failed (%v); removing the member through etcd", m.name, shortErr(resetErr))
+		c.logf("%s: kubeadm reset failed (%v); removing the member through etcd", m.name, etcdops.ShortErr(resetErr))
 	}
 	if err := c.ensureMemberGone(ctx, m); err != nil {
 		me := &cluster.MemberError{Member: m.name, Op: "remove", Err: err}
@@ -292,46 +289,30 @@ func (c *Cluster) Remove(ctx context.Context, cm cluster.Member) error {
 		return me
 	}
 	if _, err := kubectl(ctx, peer, "delete", "node", m.name, "--ignore-not-found", "--wait=false"); err != nil {
-		c.logf("%s: deleting the Node object: %v", m.name, shortErr(err))
+		c.logf("%s: deleting the Node object: %v", m.name, etcdops.ShortErr(err))
 	}
 	if _, err := docker(ctx, "rm", "--force", "--volumes", m.name); err != nil {
 		return fmt.Errorf("removing node container %s: %w", m.name, err)
 	}
-	c.mu.Lock()
-	for i, x := range c.members {
-		if x == m {
-			c.members = append(c.members[:i], c.members[i+1:]...)
-			break
-		}
-	}
-	c.removed = append(c.removed, m)
-	c.mu.Unlock()
+	c.members.Remove(m)
 	c.logf("%s: removed (kubeadm reset, node deleted, container removed)", m.name)
 	return nil
 }
 
 // ensureMemberGone checks that m left the membership; kubeadm reset only
 // warns when it cannot remove the member, so the harness finishes the job
-// through another member, as an operator would.
+// through the leader, as an operator would.
 func (c *Cluster) ensureMemberGone(ctx context.Context, m *Member) error {
-	cli, err := c.votersClient(m)
-	if err != nil {
-		return err
-	}
-	defer cli.Close()
+	others := etcdops.Only(c, func(cm cluster.Member) bool { return cm != cluster.Member(m) })
 	id := m.ID()
-	resp, err := withRetry(ctx, 30*time.Second, func(ctx context.Context) (*clientv3.MemberListResponse, error) {
-		return cli.MemberList(ctx)
-	})
+	members, err := etcdops.List(ctx, others)
 	if err != nil {
 		return fmt.Errorf("member list after kubeadm reset: %w", err)
 	}
-	for _, pm := range resp.Members {
+	for _, pm := range members {
 		if pm.ID == id || (id == 0 && pm.Name == m.name) {
 			c.logf("%s: still a member after kubeadm reset; removing it through etcd", m.name)
-			if _, err := withRetry(ctx, 30*time.Second, func(ctx context.Context) (*clientv3.MemberRemoveResponse, error) {
-				return cli.MemberRemove(ctx, pm.ID)
-			}); err != nil {
+			if err := etcdops.Remove(ctx, others, pm.ID); err != nil {
 				return fmt.Errorf("member remove: %w", err)
 			}
 		}
@@ -460,7 +441,7 @@ func (c *Cluster) waitStopped(ctx context.Context, n nodes.Node, m *Member) erro
 		if time.Now().After(deadline) {
 			return &cluster.MemberError{Member: m.name, Op: "stop", Err: fmt.Errorf("etcd still running %s after its manifest was moved aside", c.cfg.startTimeout)}
 		}
-		if err := sleep(ctx, 500*time.Millisecond); err != nil {
+		if err := etcdops.Sleep(ctx, 500*time.Millisecond); err != nil {
 			return err
 		}
 	}
@@ -524,11 +505,7 @@ func (c *Cluster) tlsConfig() (*tls.Config, error) {
 }
 
 func (c *Cluster) own(cm cluster.Member) (*Member, error) {
-	m, ok := cm.(*Member)
-	if !ok || m == nil {
-		return nil, fmt.Errorf("member %v does not belong to a kind cluster", cm)
-	}
-	return m, nil
+	return etcdops.Own[*Member](cm, "kind")
 }
 
 // memberNode returns the kind member and its node.
@@ -600,24 +577,6 @@ func (c *Cluster) peerNode(skip *Member) (nodes.Node, error) {
 	return nil, errors.New("kind cluster: no other control-plane node")
 }
 
-// votersClient returns a client over the current members except skip.
-func (c *Cluster) votersClient(skip *Member) (*clientv3.Client, error) {
-	tc, err := c.tlsConfig()
-	if err != nil {
-		return nil, err
-	}
-	var eps []string
-	for _, m := range c.KindMembers() {
-		if m != skip {
-			eps = append(eps, m.endpoint)
-		}
-	}
-	if len(eps) == 0 {
-		return nil, errors.New("kind cluster: no other member to talk to")
-	}
-	return newClient(tc, eps)
-}
-
 // readClientCerts copies the etcd CA and the healthcheck client
 // certificate out of a control-plane node.
 func readClientCerts(ctx context.Context, n nodes.Node) (clientCerts, error) {
@@ -666,46 +625,4 @@ func setenv(key, value string) func() {
 			os.Unsetenv(key)
 		}
 	}
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-time.After(d):
-		return nil
-	}
-}
-
-// withRetry retries f for transient errors (no leader yet, a member just
-// restarted) until timeout.
-func withRetry[T any](ctx context.Context, timeout time.Duration, f func(context.Context) (T, error)) (T, error) {
-	deadline := time.Now().Add(timeout)
-	for {
-		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		v, err := f(cctx)
-		cancel()
-		if err == nil || time.Now().After(deadline) || ctx.Err() != nil || !transient(err) {
-			return v, err
-		}
-		time.Sleep(300 * time.Millisecond)
-	}
-}
-
-func transient(err error) bool {
-	s := strings.ToLower(err.Error())
-	for _, t := range []string{"no leader", "leader changed", "deadline exceeded", "unavailable", "unhealthy cluster", "connection refused", "too many requests", "timed out"} {
-		if strings.Contains(s, t) {
-			return true
-		}
-	}
-	return false
-}
-
-func shortErr(err error) string {
-	s := err.Error()
-	if len(s) > 200 {
-		s = s[:200] + "…"
-	}
-	return s
 }

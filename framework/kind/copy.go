@@ -15,6 +15,7 @@ import (
 	kindexec "sigs.k8s.io/kind/pkg/exec"
 
 	"etcd-upgrade-e2e/framework/cluster"
+	"etcd-upgrade-e2e/framework/internal/etcdops"
 )
 
 // CopyDataDir copies m's data dir into dst without restarting m: a restart
@@ -38,7 +39,7 @@ func (c *Cluster) CopyDataDir(ctx context.Context, cm cluster.Member, dst string
 		if err == nil {
 			return copyFromNode(ctx, n, dst, true)
 		}
-		c.logf("%s: no snapshot stream (%v); copying the files as they are", m.name, shortErr(err))
+		c.logf("%s: no snapshot stream (%v); copying the files as they are", m.name, etcdops.ShortErr(err))
 	}
 	return copyFromNode(ctx, n, dst, false)
 }

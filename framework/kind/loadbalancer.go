@@ -10,6 +10,8 @@ import (
 
 	"sigs.k8s.io/kind/pkg/cluster/nodes"
 	"sigs.k8s.io/kind/pkg/cluster/nodeutils"
+
+	"etcd-upgrade-e2e/framework/internal/etcdops"
 )
 
 // kind's HA load balancer (haproxy) reads this file and reloads on SIGHUP
@@ -147,7 +149,7 @@ func (c *Cluster) restartLoadBalancer(ctx context.Context) error {
 		if time.Now().After(deadline) {
 			return fmt.Errorf("API not reachable through the restarted load balancer: %w", err)
 		}
-		if err := sleep(ctx, 500*time.Millisecond); err != nil {
+		if err := etcdops.Sleep(ctx, 500*time.Millisecond); err != nil {
 			return err
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/backoff"
 
 	"etcd-upgrade-e2e/framework/etcdbin"
+	"etcd-upgrade-e2e/framework/internal/etcdops"
 )
 
 // Member is the etcd of one control-plane node. kubeadm names the member
@@ -105,7 +106,7 @@ func newClient(tc *tls.Config, endpoints []string) (*clientv3.Client, error) {
 	return clientv3.New(clientv3.Config{
 		Endpoints:   endpoints,
 		TLS:         tc.Clone(),
-		DialTimeout: 5 * time.Second,
+		DialTimeout: etcdops.DialTimeout,
 		Logger:      zap.NewNop(),
 		DialOptions: []grpc.DialOption{grpc.WithConnectParams(grpc.ConnectParams{
 			Backoff:           backoff.Config{BaseDelay: 200 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: time.Second},

@@ -11,6 +11,7 @@ import (
 
 	"etcd-upgrade-e2e/framework/cluster"
 	"etcd-upgrade-e2e/framework/etcdbin"
+	"etcd-upgrade-e2e/framework/internal/etcdops"
 )
 
 // crashLimit is how many runs of the etcd container may exit before a
@@ -58,7 +59,7 @@ func (c *Cluster) waitServing(ctx context.Context, n nodes.Node, m *Member, op s
 				}
 			}
 		}
-		if err := sleep(ctx, 500*time.Millisecond); err != nil {
+		if err := etcdops.Sleep(ctx, 500*time.Millisecond); err != nil {
 			if parent := context.Cause(ctx); parent != nil && parent != context.DeadlineExceeded {
 				return parent
 			}
