@@ -465,7 +465,7 @@ func (c *Cluster) waitReady(ctx context.Context, m *Member, op string, r readine
 			}
 			return c.memberFailure(m, op, exitErr)
 		}
-		rctx, rcancel := context.WithTimeout(ctx, 2*time.Second)
+		rctx, rcancel := context.WithTimeout(ctx, etcdops.StatusTimeout)
 		var err error
 		if r == learnerReady {
 			_, err = cli.Get(rctx, "health", clientv3.WithSerializable())
@@ -484,7 +484,7 @@ func (c *Cluster) waitReady(ctx context.Context, m *Member, op string, r readine
 				return c.memberFailure(m, op, exitErr)
 			}
 			return c.memberFailure(m, op, fmt.Errorf("not serving within %s, last answer: %v", c.cfg.startTimeout, last))
-		case <-time.After(200 * time.Millisecond):
+		case <-time.After(etcdops.PollInterval):
 		}
 	}
 }

@@ -186,6 +186,9 @@ func Promote(ctx context.Context, p Peers, id uint64, wait time.Duration, check 
 			break
 		}
 	}
+	if last == nil {
+		return fmt.Errorf("learner not promoted within %s", wait)
+	}
 	return fmt.Errorf("learner not promoted within %s, last answer: %w", wait, last)
 }
 
