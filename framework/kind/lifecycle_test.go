@@ -10,6 +10,7 @@ import (
 
 	"etcd-upgrade-e2e/framework/audit"
 	"etcd-upgrade-e2e/framework/etcdbin"
+	"etcd-upgrade-e2e/framework/internal/etcdops"
 	"etcd-upgrade-e2e/framework/nodeimage"
 )
 
@@ -113,6 +114,33 @@ func TestMemberLifecycle(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(live, "member", "wal")); err != nil {
 		t.Errorf("live copy has no WAL: %v", err)
+	}
+
+	// Leadership moves as the runner moves it, and a removal checks the
+	// membership through the leader after kubeadm reset.
+	if err := etcdops.EnsureLeader(ctx, c, m3); err != nil {
+		t.Fatalf("moving leadership to %s: %v", m3.Name(), err)
+	}
+	if leader, err := etcdops.LeaderMember(ctx, c); err != nil || leader != m3 {
+		t.Errorf("leader %v (%v), want %s", leader, err, m3.Name())
+	}
+	if err := c.Remove(ctx, m2); err != nil {
+		t.Fatalf("remove: %v", err)
+	}
+	if got := c.Members(); len(got) != 2 || got[0] != m1 || got[1] != m3 {
+		t.Errorf("members after removing %s: %v", m2.Name(), got)
+	}
+	list, err := etcdops.List(ctx, c)
+	if err != nil {
+		t.Fatalf("member list after remove: %v", err)
+	}
+	for _, pm := range list {
+		if pm.Name == m2.Name() {
+			t.Errorf("%s is still a member after Remove", m2.Name())
+		}
+	}
+	if len(list) != 2 {
+		t.Errorf("%d members after Remove, want 2", len(list))
 	}
 }
 
