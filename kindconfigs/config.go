@@ -67,11 +67,18 @@ func Default(etcdVersion string) Config {
 }
 
 // EtcdImageTag is kubeadm's tag for an etcd version: "3.5.17" -> "3.5.17-0".
+// This and EtcdImageRef are the one place etcd image names are built.
 func EtcdImageTag(version string) string {
 	if len(version) > 0 && version[0] == 'v' {
 		version = version[1:]
 	}
 	return version + "-0"
+}
+
+// EtcdImageRef is kubeadm's etcd image for an etcd version:
+// "registry.k8s.io/etcd:3.5.17-0".
+func EtcdImageRef(version string) string {
+	return DefaultEtcdImageRepository + "/etcd:" + EtcdImageTag(version)
 }
 
 // kind's rule for cluster names (it names containers and hosts after them).

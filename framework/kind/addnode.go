@@ -307,7 +307,7 @@ func stripANSI(s string) string { return ansiRE.ReplaceAllString(s, "") }
 // ensureEtcdImage makes sure the node's containerd has etcd v's image,
 // loading it when the node image lacks it.
 func (c *Cluster) ensureEtcdImage(ctx context.Context, n nodes.Node, v etcdbin.Version) error {
-	ref := kindconfigs.DefaultEtcdImageRepository + "/etcd:" + kindconfigs.EtcdImageTag(v.String())
+	ref := kindconfigs.EtcdImageRef(v.String())
 	out, err := nodeOutput(ctx, n, "ctr", "--namespace=k8s.io", "images", "ls", "--quiet", "name=="+ref)
 	if err == nil && strings.TrimSpace(out) != "" {
 		return nil

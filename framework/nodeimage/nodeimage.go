@@ -29,6 +29,7 @@ import (
 
 	"etcd-upgrade-e2e/framework/etcdbin"
 	"etcd-upgrade-e2e/framework/nodeimage/k8sbin"
+	"etcd-upgrade-e2e/kindconfigs"
 )
 
 // DefaultKubernetesVersion is the release the kind provider runs.
@@ -72,10 +73,10 @@ func ImageRef(component, tag string) string { return "registry.k8s.io/" + compon
 
 // EtcdImageRef is kubeadm's etcd image for an etcd version: etcd.local.imageTag
 // "<version>-0" in a ClusterConfiguration selects it.
-func EtcdImageRef(version string) string { return ImageRef("etcd", EtcdImageTag(version)) }
+func EtcdImageRef(version string) string { return kindconfigs.EtcdImageRef(version) }
 
 // EtcdImageTag is the tag of the etcd image for version.
-func EtcdImageTag(version string) string { return strings.TrimPrefix(version, "v") + "-0" }
+func EtcdImageTag(version string) string { return kindconfigs.EtcdImageTag(version) }
 
 // Builder finds or builds images. The zero value is not usable; use New.
 type Builder struct {
