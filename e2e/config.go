@@ -86,7 +86,7 @@ func envValueTrue(v string) bool {
 // Providers expands -provider.
 func (c *Config) Providers() []string {
 	if c.Provider == "all" {
-		return []string{"process", "kind"}
+		return providerNames()
 	}
 	return []string{c.Provider}
 }
@@ -94,10 +94,8 @@ func (c *Config) Providers() []string {
 // Validate checks every flag before anything starts.
 func (c *Config) Validate() error {
 	var errs []error
-	switch c.Provider {
-	case "process", "kind", "all":
-	default:
-		errs = append(errs, fmt.Errorf("unknown provider %q: want process, kind or all", c.Provider))
+	if _, ok := providers[c.Provider]; !ok && c.Provider != "all" {
+		errs = append(errs, fmt.Errorf("unknown provider %q: want %s or all", c.Provider, strings.Join(providerNames(), ", ")))
 	}
 	if st, err := upgrade.ParseStrategy(c.Strategy); err != nil {
 		errs = append(errs, err)

@@ -13,10 +13,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
-	"etcd-upgrade-e2e/framework/cluster"
 	"etcd-upgrade-e2e/framework/etcdbin"
-	"etcd-upgrade-e2e/framework/kind"
-	"etcd-upgrade-e2e/framework/process"
 	"etcd-upgrade-e2e/framework/report"
 	"etcd-upgrade-e2e/framework/upgrade"
 	"etcd-upgrade-e2e/scenarios"
@@ -222,48 +219,6 @@ func holdsData(dir string) bool {
 
 // matrixEntry names the report entries ReportAfterSuite gathers.
 const matrixEntry = "matrix-row"
-
-func newCluster(ctx context.Context, in UpgradePathSpecInput) cluster.Cluster {
-	switch in.Provider {
-	case "process":
-		cl, err := process.New(
-			process.WithName(shortName(in.Scenario.Name)),
-			process.WithDir(in.ArtifactsDir),
-			process.WithSnapshotCount(in.Config.SnapshotCount),
-			process.WithBinaries(in.Binaries.Get),
-			process.WithKeep(in.Keep),
-			process.WithLog(GinkgoWriter),
-			process.WithStartTimeout(DefaultMemberTimeout),
-		)
-		Expect(err).NotTo(HaveOccurred())
-		return cl
-	case "kind":
-		return newKindCluster(ctx, in)
-	default:
-		Fail(fmt.Sprintf("unknown provider %q", in.Provider))
-		return nil
-	}
-}
-
-func printKeepHints(cl cluster.Cluster) {
-	if kc, ok := cl.(*kind.Cluster); ok {
-		GinkgoWriter.Print(kc.KeepHints())
-		AddReportEntry("kept", kc.KeepHints())
-		return
-	}
-	pc, ok := cl.(*process.Cluster)
-	if !ok {
-		return
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "kept: %s\n", cl.ArtifactsDir())
-	for _, m := range pc.ProcessMembers() {
-		fmt.Fprintf(&b, "  %s (etcd %s): data %s, log %s\n", m.Name(), m.Version(), m.DataDir(), m.LogPath())
-		fmt.Fprintf(&b, "    audit it: go run ./cmd/etcd-audit %s\n", m.DataDir())
-	}
-	GinkgoWriter.Print(b.String())
-	AddReportEntry("kept", b.String())
-}
 
 // shortName makes a member-name prefix from a scenario name.
 func shortName(s string) string {

@@ -86,6 +86,12 @@ type KubeadmUpgrader interface {
 	KubeadmUpgrade(ctx context.Context, m Member, first bool, v etcdbin.Version) error
 }
 
+// KeepHinter is implemented by providers whose clusters can be kept after a
+// run (-keep): it says how to reach what was kept.
+type KeepHinter interface {
+	KeepHints() string
+}
+
 // MemberError says that an operation on one member failed, with the
 // cluster's own words as evidence when it gave any: the member's own error
 // line (for example "membership: too many learner members in cluster"),

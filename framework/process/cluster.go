@@ -539,3 +539,15 @@ func lastLines(s string, n int) string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+// KeepHints says where a kept cluster's data dirs and logs are, and how to
+// audit each member's data.
+func (c *Cluster) KeepHints() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "kept: %s\n", c.ArtifactsDir())
+	for _, m := range c.ProcessMembers() {
+		fmt.Fprintf(&b, "  %s (etcd %s): data %s, log %s\n", m.Name(), m.Version(), m.DataDir(), m.LogPath())
+		fmt.Fprintf(&b, "    audit it: go run ./cmd/etcd-audit %s\n", m.DataDir())
+	}
+	return b.String()
+}
