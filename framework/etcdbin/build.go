@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"etcd-upgrade-e2e/framework/internal/logtail"
 )
 
 // goModFor renders the throwaway module that builds one etcd release. etcd's
@@ -109,7 +111,7 @@ func (p *Provisioner) goRun(ctx context.Context, dir string, args ...string) err
 	var buf bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &buf, &buf
 	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("go %s: %w\n%s", strings.Join(args, " "), err, tail(buf.String(), 20))
+		return fmt.Errorf("go %s: %w\n%s", strings.Join(args, " "), err, logtail.Last(buf.String(), 20))
 	}
 	return nil
 }
@@ -148,14 +150,6 @@ func (p *Provisioner) published(ctx context.Context, mod, version string) error 
 		return &notServedError{msg: lastLine(string(out))}
 	}
 	return nil
-}
-
-func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }
 
 func lastLine(s string) string {

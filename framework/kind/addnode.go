@@ -16,6 +16,7 @@ import (
 	"etcd-upgrade-e2e/framework/cluster"
 	"etcd-upgrade-e2e/framework/etcdbin"
 	"etcd-upgrade-e2e/framework/internal/etcdops"
+	"etcd-upgrade-e2e/framework/internal/logtail"
 	"etcd-upgrade-e2e/kindconfigs"
 )
 
@@ -287,7 +288,7 @@ func waitSystemd(ctx context.Context, name string) error {
 			return fmt.Errorf("node %s: systemd could not start: %s", name, strings.TrimSpace(stripANSI(m)))
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("node %s: systemd did not reach multi-user.target within 60s: %v %s", name, err, stripANSI(tail(out, 5)))
+			return fmt.Errorf("node %s: systemd did not reach multi-user.target within 60s: %v %s", name, err, stripANSI(logtail.Last(out, 5)))
 		}
 		if err := etcdops.Sleep(ctx, 500*time.Millisecond); err != nil {
 			return err

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	kindexec "sigs.k8s.io/kind/pkg/exec"
+
+	"etcd-upgrade-e2e/framework/internal/logtail"
 )
 
 // docker runs the docker CLI found on PATH (the wrapper that stands in for
@@ -21,7 +23,7 @@ func docker(ctx context.Context, args ...string) (string, error) {
 		if ctx.Err() != nil {
 			err = ctx.Err()
 		}
-		return stdout.String(), fmt.Errorf("docker %s: %w: %s", strings.Join(args[:min(len(args), 2)], " "), err, tail(stderr.String(), 10))
+		return stdout.String(), fmt.Errorf("docker %s: %w: %s", strings.Join(args[:min(len(args), 2)], " "), err, logtail.Last(stderr.String(), 10))
 	}
 	return stdout.String(), nil
 }
@@ -38,7 +40,7 @@ func nodeRun(ctx context.Context, n kindexec.Cmder, stdin io.Reader, name string
 		if ctx.Err() != nil {
 			err = ctx.Err()
 		}
-		return out.String(), fmt.Errorf("%s %s: %w: %s", name, strings.Join(args[:min(len(args), 3)], " "), err, tail(out.String(), 10))
+		return out.String(), fmt.Errorf("%s %s: %w: %s", name, strings.Join(args[:min(len(args), 3)], " "), err, logtail.Last(out.String(), 10))
 	}
 	return out.String(), nil
 }
@@ -50,7 +52,7 @@ func nodeOutput(ctx context.Context, n kindexec.Cmder, name string, args ...stri
 		if ctx.Err() != nil {
 			err = ctx.Err()
 		}
-		return out.String(), fmt.Errorf("%s %s: %w: %s", name, strings.Join(args[:min(len(args), 3)], " "), err, tail(errOut.String(), 10))
+		return out.String(), fmt.Errorf("%s %s: %w: %s", name, strings.Join(args[:min(len(args), 3)], " "), err, logtail.Last(errOut.String(), 10))
 	}
 	return out.String(), nil
 }
@@ -59,15 +61,7 @@ func nodeOutput(ctx context.Context, n kindexec.Cmder, name string, args ...stri
 // own lines) to err, which otherwise only says "exit status 1".
 func runErrorOutput(err error) error {
 	if re := kindexec.RunErrorForError(err); re != nil && len(re.Output) > 0 {
-		return fmt.Errorf("%w\n%s", err, tail(string(re.Output), 25))
+		return fmt.Errorf("%w\n%s", err, logtail.Last(string(re.Output), 25))
 	}
 	return err
-}
-
-func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }

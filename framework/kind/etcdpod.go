@@ -10,6 +10,8 @@ import (
 	"time"
 
 	kindexec "sigs.k8s.io/kind/pkg/exec"
+
+	"etcd-upgrade-e2e/framework/internal/logtail"
 )
 
 // Paths of kubeadm's local etcd on a node.
@@ -67,7 +69,7 @@ func parseContainers(out string) ([]etcdContainer, error) {
 		return nil, nil
 	}
 	if len(lines)%3 != 0 {
-		return nil, fmt.Errorf("reading etcd containers: %d lines, want triples: %s", len(lines), tail(out, 3))
+		return nil, fmt.Errorf("reading etcd containers: %d lines, want triples: %s", len(lines), logtail.Last(out, 3))
 	}
 	var cs []etcdContainer
 	for i := 0; i < len(lines); i += 3 {

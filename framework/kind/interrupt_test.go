@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"etcd-upgrade-e2e/framework/internal/logtail"
 )
 
 // TestInterruptLeavesNothing runs one kind spec of the e2e suite with the
@@ -72,11 +74,11 @@ func interruptOnce(t *testing.T, root string, when func([]string) bool) {
 	for cluster == "" || !when(containersOf(t, cluster)) {
 		if time.Now().After(deadline) {
 			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			t.Fatalf("the spec never reached the interruption point:\n%s", tail(out.String(), 40))
+			t.Fatalf("the spec never reached the interruption point:\n%s", logtail.Last(out.String(), 40))
 		}
 		select {
 		case err := <-done:
-			t.Fatalf("the run ended (%v) before the interruption point:\n%s", err, tail(out.String(), 40))
+			t.Fatalf("the run ended (%v) before the interruption point:\n%s", err, logtail.Last(out.String(), 40))
 		case <-time.After(time.Second):
 		}
 		if cluster == "" {
@@ -94,10 +96,10 @@ func interruptOnce(t *testing.T, root string, when func([]string) bool) {
 		t.Logf("ginkgo exited after the interrupt: %v", err)
 	case <-time.After(6 * time.Minute):
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		t.Fatalf("ginkgo did not exit within 6 minutes of the interrupt:\n%s", tail(out.String(), 40))
+		t.Fatalf("ginkgo did not exit within 6 minutes of the interrupt:\n%s", logtail.Last(out.String(), 40))
 	}
 	if left := containersOf(t, cluster); len(left) > 0 {
-		t.Errorf("containers of %s left after the interrupt: %v\n%s", cluster, left, tail(out.String(), 40))
+		t.Errorf("containers of %s left after the interrupt: %v\n%s", cluster, left, logtail.Last(out.String(), 40))
 	}
 	if nets := dockerLines(t, "network", "ls", "--format", "{{.Name}}", "--filter", "name="+cluster); len(nets) > 0 {
 		t.Errorf("networks of %s left after the interrupt: %v", cluster, nets)
@@ -109,7 +111,7 @@ func interruptOnce(t *testing.T, root string, when func([]string) bool) {
 		}
 	}
 	if !strings.Contains(out.String(), "kind cluster "+cluster+" deleted") {
-		t.Errorf("the run did not report deleting %s:\n%s", cluster, tail(out.String(), 40))
+		t.Errorf("the run did not report deleting %s:\n%s", cluster, logtail.Last(out.String(), 40))
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"etcd-upgrade-e2e/framework/audit"
 	"etcd-upgrade-e2e/framework/etcdbin"
 	"etcd-upgrade-e2e/framework/internal/etcdops"
+	"etcd-upgrade-e2e/framework/internal/logtail"
 	"etcd-upgrade-e2e/framework/nodeimage"
 )
 
@@ -76,7 +77,7 @@ func TestMemberLifecycle(t *testing.T) {
 	}
 	log, err := c.Logs(ctx, m2)
 	if err != nil || !strings.Contains(log, "received signal; shutting down") {
-		t.Errorf("log of a stopped member lacks its shutdown (%v): %s", err, tail(log, 3))
+		t.Errorf("log of a stopped member lacks its shutdown (%v): %s", err, logtail.Last(log, 3))
 	}
 	copyDir := filepath.Join(dir, "stopped-copy")
 	if err := c.CopyDataDir(ctx, m2, copyDir); err != nil {

@@ -12,6 +12,7 @@ import (
 	"etcd-upgrade-e2e/framework/cluster"
 	"etcd-upgrade-e2e/framework/etcdbin"
 	"etcd-upgrade-e2e/framework/internal/etcdops"
+	"etcd-upgrade-e2e/framework/internal/logtail"
 )
 
 // crashLimit is how many runs of the etcd container may exit before a
@@ -121,7 +122,7 @@ func (c *Cluster) evidence(ctx context.Context, n nodes.Node, ct *etcdContainer)
 	if line := cluster.EvidenceLine(log); line != "" {
 		return line, ""
 	}
-	return "", tail(log, 3)
+	return "", logtail.Last(log, 3)
 }
 
 // fatalLine is the error line of the node's latest etcd container, "" when

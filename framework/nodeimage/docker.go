@@ -8,6 +8,8 @@ import (
 	"io"
 	"os/exec"
 	"strings"
+
+	"etcd-upgrade-e2e/framework/internal/logtail"
 )
 
 // LabelInputs is the image label that carries the digest of everything an
@@ -31,7 +33,7 @@ func (d docker) run(ctx context.Context, stdin io.Reader, args ...string) (strin
 		if ctx.Err() != nil {
 			err = ctx.Err()
 		}
-		return stdout.String(), fmt.Errorf("docker %s: %w\n%s", strings.Join(args[:1], " "), err, tail(stderr.String()+stdout.String(), 15))
+		return stdout.String(), fmt.Errorf("docker %s: %w\n%s", strings.Join(args[:1], " "), err, logtail.Last(stderr.String()+stdout.String(), 15))
 	}
 	return stdout.String(), nil
 }
@@ -92,7 +94,7 @@ func (d docker) build(ctx context.Context, dir, tag string, labels map[string]st
 		if ctx.Err() != nil {
 			err = ctx.Err()
 		}
-		return fmt.Errorf("docker build %s: %w\n%s", tag, err, tail(buf.String(), 25))
+		return fmt.Errorf("docker build %s: %w\n%s", tag, err, logtail.Last(buf.String(), 25))
 	}
 	return nil
 }
@@ -100,12 +102,4 @@ func (d docker) build(ctx context.Context, dir, tag string, labels map[string]st
 // remove deletes containers by name, ignoring ones that do not exist.
 func (d docker) removeContainer(ctx context.Context, name string) {
 	_, _ = d.run(context.WithoutCancel(ctx), nil, "rm", "--force", "--volumes", name)
-}
-
-func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"etcd-upgrade-e2e/framework/fscache"
+	"etcd-upgrade-e2e/framework/internal/logtail"
 	"etcd-upgrade-e2e/framework/nodeimage/k8sbin"
 )
 
@@ -235,7 +236,7 @@ func (b *Builder) pauseProgram(ctx context.Context) (program, error) {
 			cmd.Dir = src
 			cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOTOOLCHAIN=local")
 			if out, err := cmd.CombinedOutput(); err != nil {
-				return fmt.Errorf("go build ./cmd/pause: %w\n%s", err, tail(string(out), 10))
+				return fmt.Errorf("go build ./cmd/pause: %w\n%s", err, logtail.Last(string(out), 10))
 			}
 			return nil
 		})

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"etcd-upgrade-e2e/framework/fscache"
+	"etcd-upgrade-e2e/framework/internal/logtail"
 )
 
 // rootfsRecipe is bumped when the way the root file system is made changes.
@@ -86,7 +87,7 @@ func EnsureDebootstrap(ctx context.Context, install bool, log io.Writer) (string
 		cmd := exec.CommandContext(ctx, "apt-get", args...)
 		cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
 		if out, err := cmd.CombinedOutput(); err != nil {
-			return "", fmt.Errorf("apt-get %s: %w\n%s", args[0], err, tail(string(out), 15))
+			return "", fmt.Errorf("apt-get %s: %w\n%s", args[0], err, logtail.Last(string(out), 15))
 		}
 	}
 	fmt.Fprintf(log, "debootstrap: installed in %s\n", since(start))
@@ -128,7 +129,7 @@ func (b *Builder) ensureRootFS(ctx context.Context) (string, error) {
 	cmd := exec.CommandContext(ctx, debootstrap, r.DebootstrapArgs(tmp)...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		return "", fmt.Errorf("debootstrap: %w\n%s", contextErr(ctx, err), tail(string(out), 20))
+		return "", fmt.Errorf("debootstrap: %w\n%s", contextErr(ctx, err), logtail.Last(string(out), 20))
 	}
 	b.logf("rootfs: debootstrap done (%s)", since(start))
 
@@ -168,10 +169,10 @@ func (b *Builder) importDir(ctx context.Context, dir, tag, digest string) error 
 	}
 	impErr := imp.Run()
 	if err := tar.Wait(); err != nil {
-		return fmt.Errorf("tar of %s: %w\n%s", dir, contextErr(ctx, err), tail(tarErr.String(), 10))
+		return fmt.Errorf("tar of %s: %w\n%s", dir, contextErr(ctx, err), logtail.Last(tarErr.String(), 10))
 	}
 	if impErr != nil {
-		return fmt.Errorf("docker import: %w\n%s", contextErr(ctx, impErr), tail(impOut.String(), 10))
+		return fmt.Errorf("docker import: %w\n%s", contextErr(ctx, impErr), logtail.Last(impOut.String(), 10))
 	}
 	return nil
 }

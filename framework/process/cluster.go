@@ -23,6 +23,7 @@ import (
 	"etcd-upgrade-e2e/framework/cluster"
 	"etcd-upgrade-e2e/framework/etcdbin"
 	"etcd-upgrade-e2e/framework/internal/etcdops"
+	"etcd-upgrade-e2e/framework/internal/logtail"
 	"etcd-upgrade-e2e/framework/ports"
 )
 
@@ -494,7 +495,7 @@ func (c *Cluster) memberFailure(m *Member, op string, err error) error {
 	log := m.currentLog()
 	me := &cluster.MemberError{Member: m.name, Op: op, LogLine: cluster.EvidenceLine(log), Err: err}
 	if me.LogLine == "" {
-		me.LogTail = lastLines(log, 3)
+		me.LogTail = logtail.Last(log, 3)
 	}
 	return me
 }
@@ -530,14 +531,6 @@ func newClient(endpoints []string) (*clientv3.Client, error) {
 		DialTimeout: etcdops.DialTimeout,
 		Logger:      zap.NewNop(),
 	})
-}
-
-func lastLines(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }
 
 // KeepHints says where a kept cluster's data dirs and logs are, and how to

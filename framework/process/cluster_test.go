@@ -14,6 +14,7 @@ import (
 	"etcd-upgrade-e2e/framework/cluster"
 	"etcd-upgrade-e2e/framework/etcdbin"
 	"etcd-upgrade-e2e/framework/internal/etcdops"
+	"etcd-upgrade-e2e/framework/internal/logtail"
 )
 
 // fakeBinaries hands out binaries that point at etcd, without provisioning.
@@ -248,8 +249,8 @@ func TestLastLines(t *testing.T) {
 		{"a\nb\n", 3, "a\nb"},
 		{"", 3, ""},
 	} {
-		if got := lastLines(tc.in, tc.n); got != tc.want {
-			t.Errorf("lastLines(%q, %d) = %q, want %q", tc.in, tc.n, got, tc.want)
+		if got := logtail.Last(tc.in, tc.n); got != tc.want {
+			t.Errorf("logtail.Last(%q, %d) = %q, want %q", tc.in, tc.n, got, tc.want)
 		}
 	}
 }

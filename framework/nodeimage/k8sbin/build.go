@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"etcd-upgrade-e2e/framework/fscache"
+	"etcd-upgrade-e2e/framework/internal/logtail"
 )
 
 // Get returns the programs of release v, building them when the cache has
@@ -281,7 +282,7 @@ func (b *Builder) goRun(ctx context.Context, dir string, args ...string) (string
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("go %s: %w\n%s", strings.Join(args[:1], " "), contextErr(ctx, err), tail(stderr.String()+stdout.String(), 20))
+		return "", fmt.Errorf("go %s: %w\n%s", strings.Join(args[:1], " "), contextErr(ctx, err), logtail.Last(stderr.String()+stdout.String(), 20))
 	}
 	return stdout.String(), nil
 }
@@ -297,12 +298,4 @@ func fileSHA256(path string) (string, error) {
 		return "", fmt.Errorf("hashing %s: %w", path, err)
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
-}
-
-func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }
