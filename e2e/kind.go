@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -121,8 +120,8 @@ func prepareKind(ctx context.Context, cfg Config, bins *etcdbin.Provisioner) kin
 			return
 		}
 		if cfg.NodeImage != "" {
-			if out, err := exec.CommandContext(ctx, "docker", "image", "inspect", "--format", "{{.Id}}", cfg.NodeImage).CombinedOutput(); err != nil {
-				s.err = fmt.Errorf("-node-image %s: %v: %s", cfg.NodeImage, err, strings.TrimSpace(string(out)))
+			if ok, err := nodeimage.ImagePresent(ctx, cfg.NodeImage); !ok || err != nil {
+				s.err = fmt.Errorf("-node-image %s: not present on the Docker daemon (%v)", cfg.NodeImage, err)
 				return
 			}
 			s.image = nodeimage.NodeImage{Ref: cfg.NodeImage}

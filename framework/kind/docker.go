@@ -5,27 +5,18 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os/exec"
 	"strings"
 
 	kindexec "sigs.k8s.io/kind/pkg/exec"
 
+	"etcd-upgrade-e2e/framework/internal/dockercli"
 	"etcd-upgrade-e2e/framework/internal/logtail"
 )
 
 // docker runs the docker CLI found on PATH (the wrapper that stands in for
 // --privileged where the daemon refuses it, once dockerenv applied it).
 func docker(ctx context.Context, args ...string) (string, error) {
-	cmd := exec.CommandContext(ctx, "docker", args...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		if ctx.Err() != nil {
-			err = ctx.Err()
-		}
-		return stdout.String(), fmt.Errorf("docker %s: %w: %s", strings.Join(args[:min(len(args), 2)], " "), err, logtail.Last(stderr.String(), 10))
-	}
-	return stdout.String(), nil
+	return dockercli.RunWith(ctx, dockercli.Options{ErrorLines: 10}, args...)
 }
 
 // nodeRun runs a command on a node and returns its combined output. Errors

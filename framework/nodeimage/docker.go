@@ -1,15 +1,13 @@
 package nodeimage
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"os/exec"
 	"strings"
 
-	"etcd-upgrade-e2e/framework/internal/logtail"
+	"etcd-upgrade-e2e/framework/internal/dockercli"
 )
 
 // LabelInputs is the image label that carries the digest of everything an
@@ -25,17 +23,7 @@ const LabelImages = "io.etcd-upgrade-e2e.preloaded"
 type docker struct{}
 
 func (d docker) run(ctx context.Context, stdin io.Reader, args ...string) (string, error) {
-	cmd := exec.CommandContext(ctx, "docker", args...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdin = stdin
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		if ctx.Err() != nil {
-			err = ctx.Err()
-		}
-		return stdout.String(), fmt.Errorf("docker %s: %w\n%s", strings.Join(args[:1], " "), err, logtail.Last(stderr.String()+stdout.String(), 15))
-	}
-	return stdout.String(), nil
+	return dockercli.RunWith(ctx, dockercli.Options{Stdin: stdin}, args...)
 }
 
 // imageInfo is what the builder needs to know about a local image.
@@ -48,7 +36,7 @@ type imageInfo struct {
 func (d docker) inspect(ctx context.Context, ref string) (imageInfo, bool, error) {
 	out, err := d.run(ctx, nil, "image", "inspect", "--format", "{{json .Id}} {{json .Config.Labels}}", ref)
 	if err != nil {
-		if strings.Contains(err.Error(), "No such image") || strings.Contains(err.Error(), "No such object") {
+		if dockercli.IsNotFound(err) {
 			return imageInfo{}, false, nil
 		}
 		return imageInfo{}, false, err
@@ -62,6 +50,12 @@ func (d docker) inspect(ctx context.Context, ref string) (imageInfo, bool, error
 		return imageInfo{}, false, fmt.Errorf("inspecting %s: %w", ref, err)
 	}
 	return info, true, nil
+}
+
+// ImagePresent says whether the local daemon has the image ref.
+func ImagePresent(ctx context.Context, ref string) (bool, error) {
+	_, ok, err := docker{}.inspect(ctx, ref)
+	return ok, err
 }
 
 // images lists local tags of repository (e.g. kindest/node).
@@ -86,17 +80,9 @@ func (d docker) build(ctx context.Context, dir, tag string, labels map[string]st
 	for k, v := range labels {
 		args = append(args, "--label", k+"="+v)
 	}
-	cmd := exec.CommandContext(ctx, "docker", append(args, dir)...)
-	cmd.Env = append(cmd.Environ(), "DOCKER_BUILDKIT=0")
-	var buf bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &buf, &buf
-	if err := cmd.Run(); err != nil {
-		if ctx.Err() != nil {
-			err = ctx.Err()
-		}
-		return fmt.Errorf("docker build %s: %w\n%s", tag, err, logtail.Last(buf.String(), 25))
-	}
-	return nil
+	// BuildKit off: Docker 20.10 clients may lack buildx.
+	_, err := dockercli.RunWith(ctx, dockercli.Options{Env: []string{"DOCKER_BUILDKIT=0"}, ErrorLines: 25}, append(args, dir)...)
+	return err
 }
 
 // remove deletes containers by name, ignoring ones that do not exist.

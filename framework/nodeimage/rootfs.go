@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"etcd-upgrade-e2e/framework/fscache"
+	"etcd-upgrade-e2e/framework/internal/dockercli"
 	"etcd-upgrade-e2e/framework/internal/logtail"
 )
 
@@ -152,27 +153,24 @@ func (b *Builder) ensureRootFS(ctx context.Context) (string, error) {
 // importDir turns a directory into an image with `tar | docker import`.
 func (b *Builder) importDir(ctx context.Context, dir, tag, digest string) error {
 	tar := exec.CommandContext(ctx, "tar", "--numeric-owner", "--xattrs", "-C", dir, "-c", ".")
-	imp := exec.CommandContext(ctx, "docker", "import",
-		"--change", "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-		"--change", fmt.Sprintf("LABEL %s=%s", LabelInputs, digest),
-		"-", tag)
 	pipe, err := tar.StdoutPipe()
 	if err != nil {
 		return err
 	}
-	imp.Stdin = pipe
-	var tarErr, impOut strings.Builder
+	var tarErr strings.Builder
 	tar.Stderr = &tarErr
-	imp.Stdout, imp.Stderr = &impOut, &impOut
 	if err := tar.Start(); err != nil {
 		return fmt.Errorf("tar: %w", err)
 	}
-	impErr := imp.Run()
+	_, impErr := dockercli.RunWith(ctx, dockercli.Options{Stdin: pipe, ErrorLines: 10}, "import",
+		"--change", "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+		"--change", fmt.Sprintf("LABEL %s=%s", LabelInputs, digest),
+		"-", tag)
 	if err := tar.Wait(); err != nil {
 		return fmt.Errorf("tar of %s: %w\n%s", dir, contextErr(ctx, err), logtail.Last(tarErr.String(), 10))
 	}
 	if impErr != nil {
-		return fmt.Errorf("docker import: %w\n%s", contextErr(ctx, impErr), logtail.Last(impOut.String(), 10))
+		return impErr
 	}
 	return nil
 }

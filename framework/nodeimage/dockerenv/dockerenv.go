@@ -12,14 +12,16 @@
 package dockerenv
 
 import (
-	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
 	"time"
+
+	"etcd-upgrade-e2e/framework/internal/dockercli"
 )
 
 // MinServerVersion is the oldest daemon kind v0.30 works with: it runs nodes
@@ -123,11 +125,12 @@ func ProbePrivileged(ctx context.Context, image string, args ...string) (bool, s
 		defer cancel()
 		argv := append(append([]string{"run", "--rm", "--network", "none"}, extra...), image)
 		argv = append(argv, args...)
-		var buf bytes.Buffer
-		cmd := exec.CommandContext(ctx, "docker", argv...)
-		cmd.Stdout, cmd.Stderr = &buf, &buf
-		err := cmd.Run()
-		return strings.TrimSpace(buf.String()), err
+		out, err := dockercli.Run(ctx, argv...)
+		var de *dockercli.Error
+		if errors.As(err, &de) {
+			out = de.Output
+		}
+		return strings.TrimSpace(out), err
 	}
 	out, err := run("--privileged")
 	if err == nil {
@@ -184,21 +187,21 @@ func lastLine(s string) string {
 func RemoveNetworkIfUnused(ctx context.Context, name string) (bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, "docker", "network", "inspect", "--format", "{{len .Containers}}", name).CombinedOutput()
+	out, err := dockercli.Run(ctx, "network", "inspect", "--format", "{{len .Containers}}", name)
 	if err != nil {
-		if strings.Contains(strings.ToLower(string(out)), "no such network") || strings.Contains(string(out), "not found") {
+		if dockercli.IsNotFound(err) {
 			return true, nil
 		}
-		return false, fmt.Errorf("docker network inspect %s: %w (%s)", name, err, strings.TrimSpace(string(out)))
+		return false, err
 	}
-	if strings.TrimSpace(string(out)) != "0" {
+	if strings.TrimSpace(out) != "0" {
 		return false, nil
 	}
-	if out, err := exec.CommandContext(ctx, "docker", "network", "rm", name).CombinedOutput(); err != nil {
-		if strings.Contains(string(out), "active endpoints") {
+	if _, err := dockercli.Run(ctx, "network", "rm", name); err != nil {
+		if strings.Contains(err.Error(), "active endpoints") {
 			return false, nil
 		}
-		return false, fmt.Errorf("docker network rm %s: %w (%s)", name, err, strings.TrimSpace(string(out)))
+		return false, err
 	}
 	return true, nil
 }
