@@ -7,8 +7,11 @@ package fscache
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"time"
@@ -83,4 +86,19 @@ func RemoveStaleTemps(parent, entry string) {
 	for _, m := range matches {
 		_ = os.RemoveAll(m)
 	}
+}
+
+// FileSHA256 is the hex SHA-256 of a file's content: what cache keys are
+// made of when an entry depends on a file (a binary built into an image).
+func FileSHA256(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", fmt.Errorf("hashing %s: %w", path, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }

@@ -2,8 +2,6 @@ package nodeimage
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
@@ -146,7 +144,7 @@ func (b *Builder) EtcdImage(ctx context.Context, version string) (string, error)
 	}
 	progs := []program{{Name: "etcd", Path: bins.Etcd}, {Name: "etcdctl", Path: bins.Etcdctl}}
 	for i := range progs {
-		if progs[i].Sum, err = fileSHA256(progs[i].Path); err != nil {
+		if progs[i].Sum, err = fscache.FileSHA256(progs[i].Path); err != nil {
 			return "", err
 		}
 	}
@@ -245,7 +243,7 @@ func (b *Builder) pauseProgram(ctx context.Context) (program, error) {
 		}
 		b.logf("built the pause program (%s)", since(start))
 	}
-	sum, err := fileSHA256(bin)
+	sum, err := fscache.FileSHA256(bin)
 	if err != nil {
 		return program{}, err
 	}
@@ -318,19 +316,6 @@ func copyFile(src, dst string, mode os.FileMode) error {
 		return err
 	}
 	return out.Close()
-}
-
-func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", fmt.Errorf("hashing %s: %w", path, err)
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // dirDigest hashes the regular files of one directory (not recursive).

@@ -4,11 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -243,7 +240,7 @@ func (b *Builder) buildTo(ctx context.Context, v Version, out string) error {
 	}
 	m := manifest{Recipe: recipe, Version: v.String(), GoVersion: strings.TrimSpace(goVersion), Sums: map[string]string{}}
 	for _, p := range Programs() {
-		sum, err := fileSHA256(filepath.Join(out, p))
+		sum, err := fscache.FileSHA256(filepath.Join(out, p))
 		if err != nil {
 			return err
 		}
@@ -285,17 +282,4 @@ func (b *Builder) goRun(ctx context.Context, dir string, args ...string) (string
 		return "", fmt.Errorf("go %s: %w\n%s", strings.Join(args[:1], " "), contextErr(ctx, err), logtail.Last(stderr.String()+stdout.String(), 20))
 	}
 	return stdout.String(), nil
-}
-
-func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", fmt.Errorf("hashing %s: %w", path, err)
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
