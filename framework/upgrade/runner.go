@@ -157,9 +157,17 @@ func (r *runner) classify(ctx context.Context, err error) (Verdict, *Failure) {
 		quote(l)
 		died = died || severity(l.Text) == 2
 	}
+	machine := ""
+	for _, l := range out.Lines {
+		if m := machineFault(l.Text); m != "" && machine == "" {
+			machine = fmt.Sprintf("%s shows a fault of the machine, not of etcd (%s)", l.Source, m)
+		}
+	}
 	switch {
 	case f.harness != "":
 		out.Cause = f.harness
+	case machine != "":
+		out.Cause = machine
 	case ctx.Err() != nil:
 		out.Cause = "the spec was interrupted or ran out of its time: " + context.Cause(ctx).Error()
 	case f.hop == 0:
@@ -170,6 +178,22 @@ func (r *runner) classify(ctx context.Context, err error) (Verdict, *Failure) {
 		return UpgradeFailed, out
 	}
 	return HarnessError, out
+}
+
+// machineFaults are what a member says when the machine or the harness
+// failed it, not etcd: a port another process took, a full disk, too few
+// file descriptors, a data dir it may not write.
+var machineFaults = []string{"address already in use", "no space left on device", "too many open files", "permission denied"}
+
+// machineFault names the machine fault a member's line shows, or "".
+func machineFault(line string) string {
+	lower := strings.ToLower(line)
+	for _, m := range machineFaults {
+		if strings.Contains(lower, m) {
+			return m
+		}
+	}
+	return ""
 }
 
 // fromCluster says whether a line is the cluster's own answer: a member's

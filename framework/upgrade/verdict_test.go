@@ -634,6 +634,18 @@ func TestVerdictHarnessError(t *testing.T) {
 			step: upgradeCP2, hop: 1, cause: noAnswer,
 		},
 		{
+			name: "a member dies of a port another process took",
+			path: inPlacePath,
+			setup: func(e *env) {
+				e.fc.Fail(fakecluster.OpUpgrade, fakecluster.OnMember("etcd-cp2"), &cluster.MemberError{
+					Member: "etcd-cp2", Op: "upgrade",
+					LogLine: `{"level":"fatal","msg":"listener failed","error":"listen tcp 127.0.0.1:2379: bind: address already in use"}`,
+					Err:     errors.New("etcd exited with code 1"),
+				})
+			},
+			step: upgradeCP2, hop: 1, cause: "shows a fault of the machine, not of etcd (address already in use)",
+		},
+		{
 			name: "a deadline during a hop",
 			path: inPlacePath,
 			setup: func(e *env) {
