@@ -12,6 +12,8 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"etcd-upgrade-e2e/framework/internal/etcdops"
 )
 
 // Workload remembers every key it wrote and its last value.
@@ -75,7 +77,9 @@ func putWithRetry(ctx context.Context, cli *clientv3.Client, key, val string) er
 		if ctx.Err() != nil || time.Now().After(deadline) {
 			return err
 		}
-		time.Sleep(200 * time.Millisecond)
+		if etcdops.Sleep(ctx, etcdops.RetryPause) != nil {
+			return err
+		}
 	}
 }
 
