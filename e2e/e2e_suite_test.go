@@ -47,7 +47,7 @@ var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
 	return nil
 }, func(ctx SpecContext, _ []byte) {
 	binaries = etcdbin.NewProvisioner(etcdbin.WithLog(GinkgoWriter))
-}, NodeTimeout(30*time.Minute))
+}, NodeTimeout(provisionTimeout))
 
 // The matrix is written once, from the merged report of every process.
 var _ = ReportAfterSuite("matrix", func(r Report) {

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -24,10 +23,6 @@ import (
 	"etcd-upgrade-e2e/framework/upgrade"
 )
 
-// DefaultKindMemberTimeout bounds how long a member of a kind cluster may
-// take to serve after its static pod changed: the kubelet, not the harness,
-// restarts it.
-const DefaultKindMemberTimeout = 2 * time.Minute
 
 // kindSetup is what every kind spec of this process shares: Docker checked
 // and made usable for kind, and one node image carrying the etcd images of

@@ -78,7 +78,7 @@ var _ = Describe("kind node image without a registry", Label("kind", "node-image
 		etcdctl = bins.Etcdctl
 
 		provider = cluster.NewProvider(cluster.ProviderWithDocker(), cluster.ProviderWithLogger(ginkgoLogger{}))
-	}, NodeTimeout(40*time.Minute))
+	}, NodeTimeout(nodeImageTimeout))
 
 	It("creates a single-node cluster whose etcd runs exactly 3.5.17", func(ctx SpecContext) {
 		name := clusterName("single")
@@ -91,7 +91,7 @@ var _ = Describe("kind node image without a registry", Label("kind", "node-image
 		expectEtcdManifestImage(nodes[0], nodeimage.EtcdImageRef(etcdVersion))
 		installEtcdctl(nodes, etcdctl)
 		Eventually(func() (string, error) { return etcdServerVersion(nodes[0]) }).
-			WithContext(ctx).WithTimeout(2 * time.Minute).WithPolling(2 * time.Second).
+			WithContext(ctx).WithTimeout(kindServeTimeout).WithPolling(2 * time.Second).
 			Should(Equal(etcdVersion))
 
 		By("loading an etcd version the node image does not carry into the running node")
@@ -99,7 +99,7 @@ var _ = Describe("kind node image without a registry", Label("kind", "node-image
 		out, err := nodeOutput(nodes[0], "ctr", "--namespace=k8s.io", "images", "list", "--quiet")
 		Expect(err).NotTo(HaveOccurred(), out)
 		Expect(strings.Fields(out)).To(ContainElement(nodeimage.EtcdImageRef("3.5.21")))
-	}, NodeTimeout(10*time.Minute))
+	}, NodeTimeout(kindClusterSpecTimeout))
 
 	It("creates an HA cluster whose three etcd members agree on membership", func(ctx SpecContext) {
 		name := clusterName("ha")
@@ -113,7 +113,7 @@ var _ = Describe("kind node image without a registry", Label("kind", "node-image
 		for _, n := range nodes {
 			expectEtcdManifestImage(n, nodeimage.EtcdImageRef(etcdVersion))
 			Eventually(func() (string, error) { return etcdServerVersion(n) }).
-				WithContext(ctx).WithTimeout(2*time.Minute).WithPolling(2*time.Second).
+				WithContext(ctx).WithTimeout(kindServeTimeout).WithPolling(2*time.Second).
 				Should(Equal(etcdVersion), "etcd version on %s", n.String())
 			members, err := etcdMembers(n)
 			Expect(err).NotTo(HaveOccurred(), "member list on %s", n.String())
@@ -125,7 +125,7 @@ var _ = Describe("kind node image without a registry", Label("kind", "node-image
 			Expect(v).To(Equal(views[0]), "member list of %s differs from %s's", nodes[i].String(), nodes[0].String())
 			Expect(v).NotTo(ContainSubstring("learner=true"), "a member is still a learner")
 		}
-	}, NodeTimeout(15*time.Minute))
+	}, NodeTimeout(kindClusterSpecTimeout))
 })
 
 // clusterName is unique per run and starts with etcdup-, which the harness

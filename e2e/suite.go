@@ -8,11 +8,27 @@ import (
 	"etcd-upgrade-e2e/scenarios"
 )
 
+// The suite's timeouts, in one place.
 const (
-	// DefaultMemberTimeout bounds how long a member may take to serve.
+	// DefaultMemberTimeout bounds how long a process member may take to serve.
 	DefaultMemberTimeout = 30 * time.Second
+	// DefaultKindMemberTimeout bounds how long a member of a kind cluster may
+	// take to serve after its static pod changed: the kubelet, not the
+	// harness, restarts it.
+	DefaultKindMemberTimeout = 2 * time.Minute
 	// DefaultCloseTimeout bounds the teardown of one cluster.
 	DefaultCloseTimeout = 3 * time.Minute
+	// provisionTimeout bounds building every etcd version the specs need
+	// (about a minute each, cold).
+	provisionTimeout = 30 * time.Minute
+	// nodeImageTimeout bounds building the kind node image cold (about 15
+	// minutes on 2 cores) and its load balancer image.
+	nodeImageTimeout = 40 * time.Minute
+	// kindClusterSpecTimeout bounds one node image spec's cluster.
+	kindClusterSpecTimeout = 15 * time.Minute
+	// kindServeTimeout bounds how long a fresh kind cluster's etcd takes to
+	// answer.
+	kindServeTimeout = 2 * time.Minute
 )
 
 // The suite's flags and the binaries provider, set up once per process.
