@@ -23,7 +23,6 @@ import (
 	"etcd-upgrade-e2e/framework/upgrade"
 )
 
-
 // kindSetup is what every kind spec of this process shares: Docker checked
 // and made usable for kind, and one node image carrying the etcd images of
 // every selected scenario.
