@@ -115,6 +115,11 @@ func UpgradePathSpec(ctx context.Context, in UpgradePathSpecInput) {
 	}
 	if res.Failure != nil {
 		row.Cause = res.Failure.Cause
+		if l, ok := res.Failure.Headline(); ok {
+			row.LineSource, row.Line = l.Source, l.Text
+		}
+	} else if len(res.Findings) > 0 {
+		row.Line = res.Findings[0].Check + " check: " + res.Findings[0].Text
 	}
 	if sig, matched := exp.Matching(res); matched {
 		row.Signature = sig.String()

@@ -27,9 +27,13 @@ type Row struct {
 	// Signature is the expected signature the run showed.
 	Signature string `json:"signature,omitempty"`
 	// Cause says why a harness-error measured nothing.
-	Cause    string   `json:"cause,omitempty"`
-	Evidence []string `json:"evidence"`
-	Seconds  float64  `json:"seconds"`
+	Cause string `json:"cause,omitempty"`
+	// LineSource and Line are the cluster's own line a failure rests on
+	// (the one that says most), or the first finding of an inconsistency.
+	LineSource string   `json:"lineSource,omitempty"`
+	Line       string   `json:"line,omitempty"`
+	Evidence   []string `json:"evidence"`
+	Seconds    float64  `json:"seconds"`
 	// FailedStep names the step an upgrade failed at.
 	FailedStep string `json:"failedStep,omitempty"`
 	// Faults lists the faults injected, with when.
@@ -116,10 +120,18 @@ func Markdown(rows []Row) string {
 	return b.String()
 }
 
-// firstEvidence prefers the member's own log line, shortened to its message
-// and error, over the harness's words.
+// firstEvidence prefers the cause of a harness error, then the cluster's own
+// line (a member's log line shortened to its message and error), over the
+// harness's words.
 func firstEvidence(r Row) string {
-	if len(r.Evidence) == 0 {
+	switch {
+	case r.Cause != "":
+		return "harness error: " + r.Cause
+	case r.Line != "" && r.LineSource != "":
+		return r.LineSource + ": " + cluster.Summary(r.Line)
+	case r.Line != "":
+		return r.Line
+	case len(r.Evidence) == 0:
 		return ""
 	}
 	e := r.Evidence[0]

@@ -64,3 +64,17 @@ func TestMergeKeepsEarlierSuitesRows(t *testing.T) {
 		t.Fatalf("merged matrix %v, want %v", keys, want)
 	}
 }
+
+func TestMarkdownShowsTheClustersLine(t *testing.T) {
+	md := Markdown([]Row{
+		{Name: "f", Verdict: "upgrade-failed", Expected: "upgrade-failed", AsExpected: true,
+			Evidence:   []string{"hop 1: join cp6: kubeadm join failed; cp4 log: {...}"},
+			LineSource: "cp4 log", Line: `{"level":"fatal","msg":"discovery failed","error":"membership: too many learner members in cluster"}`},
+		{Name: "h", Verdict: "harness-error", Expected: "consistent", Cause: "no member and no etcd answer says why"},
+	})
+	for _, want := range []string{"cp4 log: discovery failed: membership: too many learner members in cluster", "harness error: no member and no etcd answer says why"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("matrix.md lacks %q:\n%s", want, md)
+		}
+	}
+}

@@ -98,6 +98,18 @@ type Failure struct {
 	Cause string `json:"cause,omitempty"`
 }
 
+// Headline is the line that says most about the failure: a member that
+// died before one that refused, the first of equals.
+func (f *Failure) Headline() (Line, bool) {
+	best, ok := Line{}, false
+	for _, l := range f.Lines {
+		if !ok || severity(l.Text) > severity(best.Text) {
+			best, ok = l, true
+		}
+	}
+	return best, ok
+}
+
 // Finding is one thing a check found wrong after the last hop.
 type Finding struct {
 	// Check is CheckMembership, CheckKeys or CheckAudit.
