@@ -7,15 +7,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
-	clientv3 "go.etcd.io/etcd/client/v3"
 	kindcluster "sigs.k8s.io/kind/pkg/cluster"
-	"sigs.k8s.io/kind/pkg/cluster/nodes"
 	"sigs.k8s.io/kind/pkg/cluster/nodeutils"
 
 	"etcd-upgrade-e2e/framework/cluster"
@@ -357,121 +353,6 @@ func (c *Cluster) Upgrade(ctx context.Context, cm cluster.Member, v etcdbin.Vers
 	return nil
 }
 
-// Stop moves the static pod manifest aside; the kubelet stops the pod
-// (SIGTERM, then its grace period).
-func (c *Cluster) Stop(ctx context.Context, cm cluster.Member) error {
-	m, n, err := c.memberNode(cm)
-	if err != nil {
-		return err
-	}
-	kept := c.followStop(ctx, n, m)
-	if err := moveAside(ctx, n); err != nil {
-		return err
-	}
-	err = c.waitStopped(ctx, n, m)
-	kept()
-	return err
-}
-
-// Kill sends SIGKILL to the member's etcd process and moves the manifest
-// aside at once, so that the kubelet does not start it again.
-func (c *Cluster) Kill(ctx context.Context, cm cluster.Member) error {
-	m, n, err := c.memberNode(cm)
-	if err != nil {
-		return err
-	}
-	kept := c.followStop(ctx, n, m)
-	defer kept()
-	cs, err := etcdContainers(ctx, n)
-	if err != nil {
-		return err
-	}
-	for _, ct := range cs {
-		if !ct.running() {
-			continue
-		}
-		if ct.Pid <= 0 {
-			return fmt.Errorf("no pid for the etcd container %s on %s", ct.ID, m.name)
-		}
-		if _, err := nodeRun(ctx, n, nil, "kill", "-KILL", strconv.Itoa(ct.Pid)); err != nil {
-			return fmt.Errorf("killing etcd on %s: %w", m.name, err)
-		}
-	}
-	if err := moveAside(ctx, n); err != nil {
-		return err
-	}
-	return c.waitStopped(ctx, n, m)
-}
-
-// Start puts the manifest back and waits until the member serves.
-func (c *Cluster) Start(ctx context.Context, cm cluster.Member) error {
-	m, n, err := c.memberNode(cm)
-	if err != nil {
-		return err
-	}
-	start := time.Now()
-	if _, err := nodeRun(ctx, n, nil, "sh", "-c", fmt.Sprintf("if [ -f %[1]s ]; then mv %[1]s %[2]s; fi", stoppedManifest, etcdManifest)); err != nil {
-		return &cluster.MemberError{Member: m.name, Op: "start", Err: err}
-	}
-	return c.waitServing(ctx, n, m, "start", start, nil)
-}
-
-func moveAside(ctx context.Context, n nodes.Node) error {
-	_, err := nodeRun(ctx, n, nil, "sh", "-c", fmt.Sprintf("if [ -f %[1]s ]; then mv %[1]s %[2]s; fi", etcdManifest, stoppedManifest))
-	if err != nil {
-		return fmt.Errorf("moving the etcd manifest aside on %s: %w", n.String(), err)
-	}
-	return nil
-}
-
-func (c *Cluster) waitStopped(ctx context.Context, n nodes.Node, m *Member) error {
-	deadline := time.Now().Add(c.cfg.startTimeout)
-	for {
-		cs, err := etcdContainers(ctx, n)
-		if err != nil {
-			return err
-		}
-		running := false
-		for _, ct := range cs {
-			running = running || ct.running()
-		}
-		if !running {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return &cluster.MemberError{Member: m.name, Op: "stop", Err: fmt.Errorf("etcd still running %s after its manifest was moved aside", c.cfg.startTimeout)}
-		}
-		if err := etcdops.Sleep(ctx, 500*time.Millisecond); err != nil {
-			return err
-		}
-	}
-}
-
-// Client returns a client bound to m's published endpoint alone.
-func (c *Cluster) Client(_ context.Context, cm cluster.Member) (*clientv3.Client, error) {
-	tc, err := c.tlsConfig()
-	if err != nil {
-		return nil, err
-	}
-	return newClient(tc, []string{cm.Endpoint()})
-}
-
-// ClusterClient returns a client over every current member's endpoint.
-func (c *Cluster) ClusterClient(context.Context) (*clientv3.Client, error) {
-	tc, err := c.tlsConfig()
-	if err != nil {
-		return nil, err
-	}
-	var eps []string
-	for _, m := range c.KindMembers() {
-		eps = append(eps, m.endpoint)
-	}
-	if len(eps) == 0 {
-		return nil, errors.New("kind cluster: no members")
-	}
-	return newClient(tc, eps)
-}
-
 // Logs returns what the member's latest etcd container wrote (an exited
 // one too: a member that would not start says why there).
 func (c *Cluster) Logs(ctx context.Context, cm cluster.Member) (string, error) {
@@ -495,123 +376,8 @@ func (c *Cluster) Logs(ctx context.Context, cm cluster.Member) (string, error) {
 	return "", err
 }
 
-func (c *Cluster) tlsConfig() (*tls.Config, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.tls == nil {
-		return nil, errors.New("kind cluster: not initialised")
-	}
-	return c.tls, nil
-}
-
 func (c *Cluster) own(cm cluster.Member) (*Member, error) {
 	return etcdops.Own[*Member](cm, "kind")
-}
-
-// memberNode returns the kind member and its node.
-func (c *Cluster) memberNode(cm cluster.Member) (*Member, nodes.Node, error) {
-	m, err := c.own(cm)
-	if err != nil {
-		return nil, nil, err
-	}
-	n, err := c.node(m.name)
-	if err != nil {
-		return nil, nil, err
-	}
-	return m, n, nil
-}
-
-// node finds a node of this cluster by name.
-func (c *Cluster) node(name string) (nodes.Node, error) {
-	all, err := c.provider.ListNodes(c.cfg.name)
-	if err != nil {
-		return nil, fmt.Errorf("listing nodes of %s: %w", c.cfg.name, err)
-	}
-	for _, n := range all {
-		if n.String() == name {
-			return n, nil
-		}
-	}
-	return nil, fmt.Errorf("kind cluster %s has no node %s", c.cfg.name, name)
-}
-
-// controlPlaneNodes lists the control-plane nodes in creation order
-// (control-plane, control-plane2, ...).
-func (c *Cluster) controlPlaneNodes() ([]nodes.Node, error) {
-	all, err := c.provider.ListNodes(c.cfg.name)
-	if err != nil {
-		return nil, fmt.Errorf("listing nodes of %s: %w", c.cfg.name, err)
-	}
-	cps, err := nodeutils.ControlPlaneNodes(all)
-	if err != nil {
-		return nil, err
-	}
-	sort.Slice(cps, func(i, j int) bool { return nodeNumber(cps[i].String()) < nodeNumber(cps[j].String()) })
-	return cps, nil
-}
-
-// nodeNumber is the number kind puts after "control-plane" (none is 1).
-func nodeNumber(name string) int {
-	i := strings.LastIndex(name, "control-plane")
-	if i < 0 {
-		return 0
-	}
-	n, err := strconv.Atoi(name[i+len("control-plane"):])
-	if err != nil {
-		return 1
-	}
-	return n
-}
-
-// peerNode is the node of a current member other than skip, to run
-// kubectl and copy files from.
-func (c *Cluster) peerNode(skip *Member) (nodes.Node, error) {
-	for _, m := range c.KindMembers() {
-		if m == skip {
-			continue
-		}
-		if n, err := c.node(m.name); err == nil {
-			return n, nil
-		}
-	}
-	return nil, errors.New("kind cluster: no other control-plane node")
-}
-
-// readClientCerts copies the etcd CA and the healthcheck client
-// certificate out of a control-plane node.
-func readClientCerts(ctx context.Context, n nodes.Node) (clientCerts, error) {
-	var cc clientCerts
-	for _, f := range []struct {
-		path string
-		dst  *[]byte
-	}{
-		{"/etc/kubernetes/pki/etcd/ca.crt", &cc.ca},
-		{"/etc/kubernetes/pki/etcd/healthcheck-client.crt", &cc.cert},
-		{"/etc/kubernetes/pki/etcd/healthcheck-client.key", &cc.key},
-	} {
-		out, err := nodeOutput(ctx, n, "cat", f.path)
-		if err != nil {
-			return cc, fmt.Errorf("reading %s from %s: %w", f.path, n.String(), err)
-		}
-		*f.dst = []byte(out)
-	}
-	return cc, nil
-}
-
-// publishedEndpoint is the loopback address Docker published the node's
-// etcd client port on.
-func publishedEndpoint(ctx context.Context, container string) (string, error) {
-	out, err := docker(ctx, "port", container, "2379/tcp")
-	if err != nil {
-		return "", err
-	}
-	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
-		l = strings.TrimSpace(l)
-		if strings.HasPrefix(l, "127.0.0.1:") {
-			return "https://" + l, nil
-		}
-	}
-	return "", fmt.Errorf("%s publishes etcd's port 2379 on no loopback address: %q", container, out)
 }
 
 // setenv sets an environment variable and returns what restores it.

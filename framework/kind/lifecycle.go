@@ -1,0 +1,106 @@
+package kind
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"sigs.k8s.io/kind/pkg/cluster/nodes"
+
+	"etcd-upgrade-e2e/framework/cluster"
+	"etcd-upgrade-e2e/framework/internal/etcdops"
+)
+
+// Stopping, killing and starting a member, as an operator does to a static
+// pod: its manifest moved out of the kubelet's folder and back.
+
+// Stop moves the static pod manifest aside; the kubelet stops the pod
+// (SIGTERM, then its grace period).
+func (c *Cluster) Stop(ctx context.Context, cm cluster.Member) error {
+	m, n, err := c.memberNode(cm)
+	if err != nil {
+		return err
+	}
+	kept := c.followStop(ctx, n, m)
+	if err := moveAside(ctx, n); err != nil {
+		return err
+	}
+	err = c.waitStopped(ctx, n, m)
+	kept()
+	return err
+}
+
+// Kill sends SIGKILL to the member's etcd process and moves the manifest
+// aside at once, so that the kubelet does not start it again.
+func (c *Cluster) Kill(ctx context.Context, cm cluster.Member) error {
+	m, n, err := c.memberNode(cm)
+	if err != nil {
+		return err
+	}
+	kept := c.followStop(ctx, n, m)
+	defer kept()
+	cs, err := etcdContainers(ctx, n)
+	if err != nil {
+		return err
+	}
+	for _, ct := range cs {
+		if !ct.running() {
+			continue
+		}
+		if ct.Pid <= 0 {
+			return fmt.Errorf("no pid for the etcd container %s on %s", ct.ID, m.name)
+		}
+		if _, err := nodeRun(ctx, n, nil, "kill", "-KILL", strconv.Itoa(ct.Pid)); err != nil {
+			return fmt.Errorf("killing etcd on %s: %w", m.name, err)
+		}
+	}
+	if err := moveAside(ctx, n); err != nil {
+		return err
+	}
+	return c.waitStopped(ctx, n, m)
+}
+
+// Start puts the manifest back and waits until the member serves.
+func (c *Cluster) Start(ctx context.Context, cm cluster.Member) error {
+	m, n, err := c.memberNode(cm)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	if _, err := nodeRun(ctx, n, nil, "sh", "-c", fmt.Sprintf("if [ -f %[1]s ]; then mv %[1]s %[2]s; fi", stoppedManifest, etcdManifest)); err != nil {
+		return &cluster.MemberError{Member: m.name, Op: "start", Err: err}
+	}
+	return c.waitServing(ctx, n, m, "start", start, nil)
+}
+
+func moveAside(ctx context.Context, n nodes.Node) error {
+	_, err := nodeRun(ctx, n, nil, "sh", "-c", fmt.Sprintf("if [ -f %[1]s ]; then mv %[1]s %[2]s; fi", etcdManifest, stoppedManifest))
+	if err != nil {
+		return fmt.Errorf("moving the etcd manifest aside on %s: %w", n.String(), err)
+	}
+	return nil
+}
+
+func (c *Cluster) waitStopped(ctx context.Context, n nodes.Node, m *Member) error {
+	deadline := time.Now().Add(c.cfg.startTimeout)
+	for {
+		cs, err := etcdContainers(ctx, n)
+		if err != nil {
+			return err
+		}
+		running := false
+		for _, ct := range cs {
+			running = running || ct.running()
+		}
+		if !running {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return &cluster.MemberError{Member: m.name, Op: "stop", Err: fmt.Errorf("etcd still running %s after its manifest was moved aside", c.cfg.startTimeout)}
+		}
+		if err := etcdops.Sleep(ctx, 500*time.Millisecond); err != nil {
+			return err
+		}
+	}
+}
