@@ -3,7 +3,9 @@ package etcdbin
 import (
 	"fmt"
 	"regexp"
-	"strconv"
+	"strings"
+
+	"github.com/coreos/go-semver/semver"
 )
 
 // Version is one etcd release, e.g. 3.5.17 or 3.6.0-rc.3.
@@ -12,21 +14,18 @@ type Version struct {
 	Pre                 string // "rc.3", "" for a release
 }
 
-var versionRE = regexp.MustCompile(`^v?(\d+)\.(\d+)\.(\d+)(?:-((?:alpha|beta|rc)\.\d+))?$`)
+// preRE is the form of etcd's pre-releases.
+var preRE = regexp.MustCompile(`^(?:alpha|beta|rc)\.\d+$`)
 
 // ParseVersion accepts "3.5.17" or "v3.5.17" (and pre-releases such as
 // "3.6.0-rc.3") and rejects releases the harness does not support: only etcd
 // 3.5 and 3.6 take part in the 3.5 → 3.6 membership story.
 func ParseVersion(s string) (Version, error) {
-	m := versionRE.FindStringSubmatch(s)
-	if m == nil {
+	sv, err := semver.NewVersion(strings.TrimPrefix(s, "v"))
+	if err != nil || sv.Metadata != "" || (sv.PreRelease != "" && !preRE.MatchString(string(sv.PreRelease))) {
 		return Version{}, fmt.Errorf("malformed etcd version %q: want MAJOR.MINOR.PATCH such as 3.5.21 or v3.6.5", s)
 	}
-	var v Version
-	v.Major, _ = strconv.Atoi(m[1])
-	v.Minor, _ = strconv.Atoi(m[2])
-	v.Patch, _ = strconv.Atoi(m[3])
-	v.Pre = m[4]
+	v := Version{Major: int(sv.Major), Minor: int(sv.Minor), Patch: int(sv.Patch), Pre: string(sv.PreRelease)}
 	if v.Major != 3 || (v.Minor != 5 && v.Minor != 6) {
 		return Version{}, fmt.Errorf("etcd %s is not supported: the harness covers etcd 3.5.x and 3.6.x", v)
 	}

@@ -15,9 +15,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"regexp"
-	"strconv"
+	"strings"
 	"time"
+
+	"github.com/coreos/go-semver/semver"
 )
 
 // recipe is bumped whenever the build below changes in a way that changes the
@@ -40,19 +41,14 @@ type Version struct {
 	Major, Minor, Patch int
 }
 
-var versionRE = regexp.MustCompile(`^v?(\d+)\.(\d+)\.(\d+)$`)
-
 // ParseVersion accepts "v1.33.13" or "1.33.13". Pre-releases are refused: the
 // proxy serves them, but their staging modules are not published in step.
 func ParseVersion(s string) (Version, error) {
-	m := versionRE.FindStringSubmatch(s)
-	if m == nil {
+	sv, err := semver.NewVersion(strings.TrimPrefix(s, "v"))
+	if err != nil || sv.PreRelease != "" || sv.Metadata != "" {
 		return Version{}, fmt.Errorf("malformed Kubernetes version %q: want vMAJOR.MINOR.PATCH such as v1.33.13", s)
 	}
-	var v Version
-	v.Major, _ = strconv.Atoi(m[1])
-	v.Minor, _ = strconv.Atoi(m[2])
-	v.Patch, _ = strconv.Atoi(m[3])
+	v := Version{Major: int(sv.Major), Minor: int(sv.Minor), Patch: int(sv.Patch)}
 	if v.Major != 1 {
 		//lint:ignore ST1005 "Kubernetes" is a proper noun; worded like etcdbin's "etcd X is not supported".
 		return Version{}, fmt.Errorf("Kubernetes %s is not supported: want 1.x", s)
