@@ -2,7 +2,6 @@ package process
 
 import (
 	"context"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -11,6 +10,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"etcd-upgrade-e2e/framework/cluster"
+	"etcd-upgrade-e2e/framework/fscache"
 )
 
 // copyDir copies a stopped member's data dir: regular files and directories,
@@ -35,20 +35,7 @@ func copyDir(src, dst string) error {
 		if !info.Mode().IsRegular() {
 			return nil
 		}
-		in, err := os.Open(path)
-		if err != nil {
-			return err
-		}
-		defer in.Close()
-		out, err := os.OpenFile(target, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, info.Mode().Perm())
-		if err != nil {
-			return err
-		}
-		if _, err := io.Copy(out, in); err != nil {
-			out.Close()
-			return err
-		}
-		return out.Close()
+		return fscache.CopyFile(path, target, info.Mode().Perm())
 	})
 }
 
@@ -73,22 +60,14 @@ func liveCopy(ctx context.Context, cli *clientv3.Client, src, dst string) error 
 	})
 }
 
+// copyFile copies one file of a running member; a file etcd purged
+// meanwhile is skipped.
 func copyFile(src, dst string) error {
-	in, err := os.Open(src)
+	err := fscache.CopyFile(src, dst, 0o600)
 	if os.IsNotExist(err) {
-		return nil // purged meanwhile
+		if _, serr := os.Stat(src); os.IsNotExist(serr) {
+			return nil // purged meanwhile
+		}
 	}
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
+	return err
 }
