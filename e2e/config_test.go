@@ -75,3 +75,53 @@ func TestConfigRejectsBadInput(t *testing.T) {
 		})
 	}
 }
+
+// A spec's folder is emptied of an earlier run's reports, and an earlier
+// run's data (kept, or left by a killed run) is moved aside, never reused.
+func TestStartClean(t *testing.T) {
+	root := t.TempDir()
+	fresh := filepath.Join(root, "fresh")
+	if note, err := startClean(fresh); err != nil || note != "" {
+		t.Fatalf("new folder: %q, %v", note, err)
+	}
+	reports := filepath.Join(root, "reports")
+	mustWrite(t, filepath.Join(reports, "result.json"))
+	if note, err := startClean(reports); err != nil || note != "" {
+		t.Fatalf("reports only: %q, %v", note, err)
+	}
+	if entries, _ := os.ReadDir(reports); len(entries) != 0 {
+		t.Fatalf("an earlier run's reports were kept: %v", entries)
+	}
+	for name, file := range map[string]string{
+		"data dir":   filepath.Join("m-cp1", "data", "member", "wal", "0.wal"),
+		"audit copy": filepath.Join("audits", "01-before-upgrade-cp1.data", "member", "snap", "db"),
+		"kept kind":  keptMarker,
+	} {
+		dir := filepath.Join(root, strings.ReplaceAll(name, " ", "-"))
+		mustWrite(t, filepath.Join(dir, file))
+		note, err := startClean(dir)
+		if err != nil || !strings.Contains(note, "moved it to") {
+			t.Fatalf("%s: %q, %v", name, note, err)
+		}
+		if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+			t.Fatalf("%s: the spec does not start clean: %v", name, entries)
+		}
+		aside, _ := filepath.Glob(dir + ".earlier-*")
+		if len(aside) != 1 {
+			t.Fatalf("%s: earlier data not moved aside: %v", name, aside)
+		}
+		if _, err := os.Stat(filepath.Join(aside[0], file)); err != nil {
+			t.Fatalf("%s: earlier data lost: %v", name, err)
+		}
+	}
+}
+
+func mustWrite(t *testing.T, path string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -81,6 +81,9 @@ func UpgradePathSpec(ctx context.Context, in UpgradePathSpecInput) {
 		}
 		if in.Keep {
 			printKeepHints(cl)
+			// A kept run's folder holds what its hints point at (kubeconfig,
+			// data dirs): the next run moves it aside instead of removing it.
+			_ = os.WriteFile(filepath.Join(in.ArtifactsDir, keptMarker), []byte(time.Now().UTC().Format(time.RFC3339)+"\n"), 0o644)
 		}
 	}, NodeTimeout(DefaultCloseTimeout))
 
@@ -197,9 +200,16 @@ func startClean(dir string) (note string, err error) {
 	return fmt.Sprintf("%s held data of an earlier run (kept or interrupted); moved it to %s, this run starts clean", dir, aside), os.MkdirAll(dir, 0o755)
 }
 
-// holdsData reports whether dir holds an etcd data dir (a member/ folder
-// with wal or snap) or a kept audit copy anywhere below it.
+// keptMarker marks the folder of a run made with -keep.
+const keptMarker = "KEPT"
+
+// holdsData reports whether dir is a kept run's folder, or holds an etcd
+// data dir (a member/ folder with wal or snap) or a kept audit copy
+// anywhere below it.
 func holdsData(dir string) bool {
+	if _, err := os.Stat(filepath.Join(dir, keptMarker)); err == nil {
+		return true
+	}
 	found := false
 	_ = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
 		if err != nil || found || !d.IsDir() {
