@@ -76,7 +76,22 @@ var kindExpected = map[string]Expectation{
 	"3.5.24-to-3.6.5-kubeadm-upgrade": expect(upgrade.Consistent, kindRun+"_artifacts/kubeadm2/kind/3.5.24-to-3.6.5-kubeadm-upgrade: "+
 		"the default Kubernetes path: kubeadm 1.33.13's own etcd pin to kubeadm 1.34.2's. `kubeadm upgrade apply v1.34.2` (105 s) and `kubeadm upgrade node` (68 s, 101 s) "+
 		"move every member to 3.6.5; every member lists every other in full, every key read back, audit consistent before and after. "+kubeadmRepeat),
+	"3.5.16-to-3.5.21-to-3.6.5-in-place": expect(upgrade.Consistent, kindRun1129+"3.5.16-to-3.5.21-to-3.6.5-in-place (172 s): "+
+		"six static pod restarts (15 s each at 3.5.21, 15-17 s at 3.6.5); every member lists every other in full, every key read back through each member; "+
+		"the audit finds every 3.5.16 member at-risk before the upgrade and every member consistent after hop 2 "+
+		"(the copy of control-plane3 taken right after its restart at 3.5.21 was still at-risk: 3.5.21 repairs the v3store at start-up, and the copy can precede it). Same as the process provider."),
+	"3.5.19-to-3.5.21-to-3.6.5-replace-issue-20793": expect(upgrade.UpgradeFailed, kindRun1129+"3.5.19-to-3.5.21-to-3.6.5-replace-issue-20793 (214 s): "+
+		"hop 1 replaces the three 3.5.19 nodes by 3.5.21 nodes (joins 19-35 s, each sent a snapshot by a 3.5.19 leader); in hop 2 the first 3.6.5 node (control-plane7) joins, "+
+		"and at the next join it logs `Validation on configuration change failed ... membership: too many learner members in cluster` while the 3.5.21 members answer kubeadm's retries with `membership: peerURL exists`; "+
+		"the joining control-plane8 exits with `{\"level\":\"fatal\",...,\"msg\":\"discovery failed\",\"error\":\"couldn't find local name ... in the initial cluster configuration\"}`. "+
+		"The etcd issue 20793 mechanism, as on the process provider (where the 3.6 member panicked instead).",
+		joinFails(2, "3.6.5", tooManyLearners+"|"+memberUnknown+"|discovery failed", "the first 3.6.5 node, joined from membership data a 3.5.19 leader sent the 3.5.21 members, refuses the next learner: etcd issue 20793")),
 }
+
+// kindRun1129 starts the evidence of the kind runs of 2026-11-29, made with
+// signatures: `ginkgo --focus=... ./e2e -- -provider=kind`, artifacts of
+// that run under /tmp/kb/kind/<scenario> on the machine that ran it.
+const kindRun1129 = "measured 2026-11-29 (kind provider, kind v0.30.0, kubeadm v1.33.13, 2 cores), artifacts /tmp/kb/kind/"
 
 // kubeadmRepeat cites the second run of every kubeadm-upgrade path.
 const kubeadmRepeat = "Repeated by `make e2e PROVIDER=kind GINKGO_ARGS=--label-filter=kubeadm-upgrade` (artifacts _artifacts/kubeadm3, same day): same verdict and the same member listed short, " +
