@@ -86,6 +86,10 @@ var kindExpected = map[string]Expectation{
 		"the joining control-plane8 exits with `{\"level\":\"fatal\",...,\"msg\":\"discovery failed\",\"error\":\"couldn't find local name ... in the initial cluster configuration\"}`. "+
 		"The etcd issue 20793 mechanism, as on the process provider (where the 3.6 member panicked instead).",
 		joinFails(2, "3.6.5", tooManyLearners+"|"+memberUnknown+"|discovery failed", "the first 3.6.5 node, joined from membership data a 3.5.19 leader sent the 3.5.21 members, refuses the next learner: etcd issue 20793")),
+	"3.5.19-to-3.5.24-to-3.6.5-replace": expect(upgrade.Consistent, kindRun1129+"3.5.19-to-3.5.24-to-3.6.5-replace (282 s): "+
+		"six kubeadm joins (24-35 s each) and six resets; the audit finds every 3.5.19 member at-risk before the upgrade, and every 3.5.24 member consistent after hop 1 "+
+		"although each was sent a snapshot by a 3.5.19 leader: 3.5.24 repairs the membership of a snapshot it is sent (etcd PR 20797). Every member agrees after hop 2, every key read back. "+
+		"The control of the issue 20793 chain, as on the process provider."),
 }
 
 // kindRun1129 starts the evidence of the kind runs of 2026-11-29, made with
