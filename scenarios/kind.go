@@ -90,6 +90,12 @@ var kindExpected = map[string]Expectation{
 		"six kubeadm joins (24-35 s each) and six resets; the audit finds every 3.5.19 member at-risk before the upgrade, and every 3.5.24 member consistent after hop 1 "+
 		"although each was sent a snapshot by a 3.5.19 leader: 3.5.24 repairs the membership of a snapshot it is sent (etcd PR 20797). Every member agrees after hop 2, every key read back. "+
 		"The control of the issue 20793 chain, as on the process provider."),
+	"3.5.21-to-3.6.16-in-place-kill-mid-hop": expect(upgrade.Consistent, kindRun1129+"3.5.21-to-3.6.16-in-place-kill-mid-hop (117 s): "+
+		"the etcd container of control-plane, just restarted at 3.6.16, is killed at 83.4 s and serves again 1.3 s later; the other two static pods restart at 3.6.16 (13-14 s each); "+
+		"every member agrees, every key read back through each member, audit consistent. "+faultsSafe),
+	"3.5.21-to-3.6.16-in-place-lose-quorum": expect(upgrade.Consistent, kindRun1129+"3.5.21-to-3.6.16-in-place-lose-quorum (140 s): "+
+		"after control-plane restarts at 3.6.16, control-plane2 and control-plane3 are stopped (manifests moved aside) at 97.3 s for 3 s and started together (21.3 s in all); "+
+		"the hop goes on, every member agrees, every key read back through each member, audit consistent. "+faultsSafe),
 }
 
 // kindRun1129 starts the evidence of the kind runs of 2026-11-29, made with
