@@ -96,6 +96,9 @@ var kindExpected = map[string]Expectation{
 	"3.5.21-to-3.6.16-in-place-lose-quorum": expect(upgrade.Consistent, kindRun1129+"3.5.21-to-3.6.16-in-place-lose-quorum (140 s): "+
 		"after control-plane restarts at 3.6.16, control-plane2 and control-plane3 are stopped (manifests moved aside) at 97.3 s for 3 s and started together (21.3 s in all); "+
 		"the hop goes on, every member agrees, every key read back through each member, audit consistent. "+faultsSafe),
+	"3.5.21-to-3.6.16-replace-kill-leader-during-promotion": expect(upgrade.Consistent, kindRun1129+"3.5.21-to-3.6.16-replace-kill-leader-during-promotion (158 s): "+
+		"the leader, control-plane3, is SIGKILLed at 76.8 s, as the first 3.6.16 learner appears, and the kubelet restarts it; the join completes (24 s), two more joins (22 s, 31 s) and three resets follow; "+
+		"every member agrees, every key read back through each member, audit consistent. "+faultsSafe),
 }
 
 // kindRun1129 starts the evidence of the kind runs of 2026-11-29, made with
