@@ -99,6 +99,12 @@ var kindExpected = map[string]Expectation{
 	"3.5.21-to-3.6.16-replace-kill-leader-during-promotion": expect(upgrade.Consistent, kindRun1129+"3.5.21-to-3.6.16-replace-kill-leader-during-promotion (158 s): "+
 		"the leader, control-plane3, is SIGKILLed at 76.8 s, as the first 3.6.16 learner appears, and the kubelet restarts it; the join completes (24 s), two more joins (22 s, 31 s) and three resets follow; "+
 		"every member agrees, every key read back through each member, audit consistent. "+faultsSafe),
+	"3.5.21-to-3.6.16-replace-kill-mid-hop": expect(upgrade.Consistent, kindRun1129+"3.5.21-to-3.6.16-replace-kill-mid-hop (176 s): "+
+		"the etcd container of the first 3.6.16 node, control-plane4, is killed right after its join (87.1 s) and serves again 4.5 s later; the replacement goes on; "+
+		"every member agrees, every key read back through each member, audit consistent. "+faultsSafe),
+	"3.5.21-to-3.6.16-replace-lose-quorum": expect(upgrade.Consistent, kindRun1129+"3.5.21-to-3.6.16-replace-lose-quorum (192 s): "+
+		"after the first 3.6.16 node joins, two of the three other members are stopped at 120.2 s for 3 s and started together (33.7 s in all); the replacement goes on; "+
+		"every member agrees, every key read back through each member, audit consistent. "+faultsSafe),
 }
 
 // kindRun1129 starts the evidence of the kind runs of 2026-11-29, made with
