@@ -105,6 +105,9 @@ var kindExpected = map[string]Expectation{
 	"3.5.21-to-3.6.16-replace-lose-quorum": expect(upgrade.Consistent, kindRun1129+"3.5.21-to-3.6.16-replace-lose-quorum (192 s): "+
 		"after the first 3.6.16 node joins, every member but the first (three of four, control-plane2 first) is stopped at 120.2 s for 3 s and they start together (33.7 s in all); the replacement goes on; "+
 		"every member agrees, every key read back through each member, audit consistent. "+faultsSafe),
+	"3.5.21-to-3.6.16-replace-restart-during-snapshot": expect(upgrade.Consistent, kindRun1129+"3.5.21-to-3.6.16-replace-restart-during-snapshot (172 s): "+
+		"the etcd container of the first 3.6.16 node, control-plane4, is killed at 69.7 s as soon as it appears, while it catches up from the 3.5.21 leader, and started again; "+
+		"its join completes (25 s), two more joins (30 s, 33 s) and three resets follow; every member agrees, every key read back through each member, audit consistent. "+faultsSafe),
 }
 
 // kindRun1129 starts the evidence of the kind runs of 2026-11-29, made with
