@@ -108,6 +108,9 @@ var kindExpected = map[string]Expectation{
 	"3.5.21-to-3.6.16-replace-restart-during-snapshot": expect(upgrade.Consistent, kindRun1129+"3.5.21-to-3.6.16-replace-restart-during-snapshot (172 s): "+
 		"the etcd container of the first 3.6.16 node, control-plane4, is killed at 69.7 s as soon as it appears, while it catches up from the 3.5.21 leader, and started again; "+
 		"its join completes (25 s), two more joins (30 s, 33 s) and three resets follow; every member agrees, every key read back through each member, audit consistent. "+faultsSafe),
+	"3.5.21-to-3.6.5-in-place": expect(upgrade.Consistent, kindRun1129+"3.5.21-to-3.6.5-in-place (116 s, of which 63 s creating the HA cluster): "+
+		"three static pod restarts at 3.6.5 (12-16 s each); every member lists every other in full, every key read back through each member, audit consistent before and after: "+
+		"3.5.21 wrote promotions and member attributes to the v3store. Same as the process provider, unlike 3.5.17-to-3.6.5-in-place."),
 }
 
 // kindRun1129 starts the evidence of the kind runs of 2026-11-29, made with
