@@ -111,6 +111,12 @@ var kindExpected = map[string]Expectation{
 	"3.5.21-to-3.6.5-in-place": expect(upgrade.Consistent, kindRun1129+"3.5.21-to-3.6.5-in-place (116 s, of which 63 s creating the HA cluster): "+
 		"three static pod restarts at 3.6.5 (12-16 s each); every member lists every other in full, every key read back through each member, audit consistent before and after: "+
 		"3.5.21 wrote promotions and member attributes to the v3store. Same as the process provider, unlike 3.5.17-to-3.6.5-in-place."),
+	"3.5.19-to-3.5.21-to-3.6.16-replace-issue-20793": expect(upgrade.UpgradeFailed, kindRun1129+"3.5.19-to-3.5.21-to-3.6.16-replace-issue-20793 (319 s): "+
+		"hop 1 replaces the 3.5.19 nodes by 3.5.21 nodes sent snapshots by a 3.5.19 leader; in hop 2 the first 3.6.16 node (control-plane7) joins and, at the next join, logs "+
+		"`Validation on configuration change failed ... membership: too many learner members in cluster`; the joining control-plane8 exits with "+
+		"`{\"level\":\"fatal\",...,\"msg\":\"discovery failed\",\"error\":\"error validating peerURLs ...` (a member listed as a learner with no name). "+
+		"The etcd issue 20793 mechanism on 3.6.16, as 3.5.16-to-3.5.21-to-3.6.16-replace on kind.",
+		joinFails(2, "3.6.16", tooManyLearners+"|"+memberUnknown+"|discovery failed", "the first 3.6.16 node, joined from membership data a 3.5.19 leader sent the 3.5.21 members, refuses the next learner: etcd issue 20793")),
 }
 
 // kindRun1129 starts the evidence of the kind runs of 2026-11-29, made with
