@@ -117,6 +117,11 @@ var kindExpected = map[string]Expectation{
 		"`{\"level\":\"fatal\",...,\"msg\":\"discovery failed\",\"error\":\"error validating peerURLs ...` (a member listed as a learner with no name). "+
 		"The etcd issue 20793 mechanism on 3.6.16, as 3.5.16-to-3.5.21-to-3.6.16-replace on kind.",
 		joinFails(2, "3.6.16", tooManyLearners+"|"+memberUnknown+"|discovery failed", "the first 3.6.16 node, joined from membership data a 3.5.19 leader sent the 3.5.21 members, refuses the next learner: etcd issue 20793")),
+	"3.5.19-to-3.5.21-to-3.6.4-replace-issue-20793": expect(upgrade.UpgradeFailed, kindRun1129+"3.5.19-to-3.5.21-to-3.6.4-replace-issue-20793 (203 s): "+
+		"the chain exactly as etcd issue 20793 reported it (1.32 → 1.33.1 → 1.34.1): hop 1 replaces the 3.5.19 nodes by 3.5.21 nodes sent snapshots by a 3.5.19 leader; "+
+		"in hop 2 the first 3.6.4 node (control-plane7) joins and, at the next join, logs `Validation on configuration change failed ... membership: too many learner members in cluster`, "+
+		"and the join fails. Reproduces the report on kind, as on the process provider (where the 3.6.4 member panicked instead).",
+		joinFails(2, "3.6.4", tooManyLearners+"|"+memberUnknown+"|discovery failed", "the first 3.6.4 node, joined from membership data a 3.5.19 leader sent the 3.5.21 members, refuses the next learner: etcd issue 20793")),
 }
 
 // kindRun1129 starts the evidence of the kind runs of 2026-11-29, made with
