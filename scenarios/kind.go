@@ -122,6 +122,9 @@ var kindExpected = map[string]Expectation{
 		"in hop 2 the first 3.6.4 node (control-plane7) joins and, at the next join, logs `Validation on configuration change failed ... membership: too many learner members in cluster`, "+
 		"and the join fails. Reproduces the report on kind, as on the process provider (where the 3.6.4 member panicked instead).",
 		joinFails(2, "3.6.4", tooManyLearners+"|"+memberUnknown+"|discovery failed", "the first 3.6.4 node, joined from membership data a 3.5.19 leader sent the 3.5.21 members, refuses the next learner: etcd issue 20793")),
+	"3.5.19-to-3.5.24-to-3.6.16-replace": expect(upgrade.Consistent, kindRun1129+"3.5.19-to-3.5.24-to-3.6.16-replace (260 s): "+
+		"six kubeadm joins and six resets; every 3.5.19 member at-risk before the upgrade, every 3.5.24 member consistent after hop 1 although sent a snapshot by a 3.5.19 leader (etcd PR 20797), "+
+		"every member agrees after hop 2, every key read back through each member. The control of the issue 20793 chain against 3.6.16, as on the process provider."),
 }
 
 // kindRun1129 starts the evidence of the kind runs of 2026-11-29, made with
