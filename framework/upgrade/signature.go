@@ -150,7 +150,7 @@ func (e Expected) Match(r Result) error {
 	}
 	ok := r.Verdict == e.Verdict
 	if ok && e.Verdict != Consistent {
-		ok = slices.ContainsFunc(e.Signatures, func(s Signature) bool { return s.matches(r) })
+		_, ok = e.Matching(r)
 	}
 	if ok {
 		return nil
