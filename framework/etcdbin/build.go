@@ -38,25 +38,43 @@ func goModFor(v Version, etcdutl string) string {
 
 const etcdutlModule = "go.etcd.io/etcd/etcdutl/v3"
 
+// etcdutlChoice is the etcdutl a 3.5 etcdctl links, and whether the
+// checksum database knows it (see sumdb.go).
+type etcdutlChoice struct {
+	version string
+	// noSumDB: the proxy serves this version but sum.golang.org has no
+	// record of it; the build verifies every other module as usual.
+	noSumDB bool
+}
+
 // etcdutlFor finds the etcdutl version to link into a 3.5 etcdctl: the
 // release's own when served, else the nearest earlier patch that is.
-func (p *Provisioner) etcdutlFor(ctx context.Context, v Version) (string, error) {
+func (p *Provisioner) etcdutlFor(ctx context.Context, v Version) (etcdutlChoice, error) {
 	if v.Minor != 5 {
-		return "", nil
+		return etcdutlChoice{}, nil
 	}
 	for patch := v.Patch; patch >= 0 && patch > v.Patch-12; patch-- {
 		cand := Version{Major: v.Major, Minor: v.Minor, Patch: patch}
 		if patch == v.Patch {
 			cand.Pre = v.Pre
 		}
-		if p.published(ctx, etcdutlModule, cand.Tag()) == nil {
-			if cand != v {
-				p.logf("etcd %s: the module proxy does not serve %s@%s; etcdctl links %s instead", v, etcdutlModule, v.Tag(), cand.Tag())
-			}
-			return cand.Tag(), nil
+		if p.published(ctx, etcdutlModule, cand.Tag()) != nil {
+			continue
 		}
+		if cand != v {
+			p.logf("etcd %s: the module proxy does not serve %s@%s; etcdctl links %s instead", v, etcdutlModule, v.Tag(), cand.Tag())
+		}
+		known, line, err := p.sumdbKnows(ctx, etcdutlModule, cand.Tag())
+		if err != nil {
+			return etcdutlChoice{}, fmt.Errorf("etcd %s: %w", v, err)
+		}
+		if !known {
+			p.logf("etcd %s: the module proxy serves %s@%s but the checksum database has no record of it (%s); "+
+				"building with GONOSUMDB=%s, every other module still verified", v, etcdutlModule, cand.Tag(), line, etcdutlModule)
+		}
+		return etcdutlChoice{version: cand.Tag(), noSumDB: !known}, nil
 	}
-	return "", fmt.Errorf("no %s near %s is served by the module proxy", etcdutlModule, v.Tag())
+	return etcdutlChoice{}, fmt.Errorf("no %s near %s is served by the module proxy", etcdutlModule, v.Tag())
 }
 
 const toolsGo = `//go:build tools
@@ -79,7 +97,11 @@ func (p *Provisioner) buildTo(ctx context.Context, v Version, out string) error 
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(work, "go.mod"), []byte(goModFor(v, etcdutl)), 0o644); err != nil {
+	var env []string
+	if etcdutl.noSumDB {
+		env = noSumDBEnv([]string{etcdutlModule})
+	}
+	if err := os.WriteFile(filepath.Join(work, "go.mod"), []byte(goModFor(v, etcdutl.version)), 0o644); err != nil {
 		return err
 	}
 	if err := os.WriteFile(filepath.Join(work, "tools.go"), []byte(toolsGo), 0o644); err != nil {
@@ -93,7 +115,7 @@ func (p *Provisioner) buildTo(ctx context.Context, v Version, out string) error 
 	}
 	for _, args := range steps {
 		start := time.Now()
-		if err := p.goRun(ctx, work, args...); err != nil {
+		if err := p.goRun(ctx, work, env, args...); err != nil {
 			return err
 		}
 		p.logf("etcd %s:   go %s (%s)", v, strings.Join(args[:1], " "), since(start))
@@ -101,13 +123,14 @@ func (p *Provisioner) buildTo(ctx context.Context, v Version, out string) error 
 	return nil
 }
 
-func (p *Provisioner) goRun(ctx context.Context, dir string, args ...string) error {
+func (p *Provisioner) goRun(ctx context.Context, dir string, env []string, args ...string) error {
 	cmd := exec.CommandContext(ctx, p.goBin, args...)
 	cmd.Dir = dir
 	// CGO off gives static binaries that also run inside FROM-scratch images;
 	// GOTOOLCHAIN=local stops go from fetching another toolchain; the project's
 	// own GOFLAGS (e.g. -mod=vendor) must not leak into the throwaway module.
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOTOOLCHAIN=local", "GOFLAGS=-mod=mod", "GOWORK=off")
+	cmd.Env = append(cmd.Env, env...)
 	var buf bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &buf, &buf
 	if err := cmd.Run(); err != nil {

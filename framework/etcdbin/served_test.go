@@ -1,0 +1,73 @@
+package etcdbin
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestPatchRange(t *testing.T) {
+	vs, err := PatchRange(MustParseVersion("3.5.15"), MustParseVersion("3.5.18"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, v := range vs {
+		got = append(got, v.String())
+	}
+	if strings.Join(got, " ") != "3.5.15 3.5.16 3.5.17 3.5.18" {
+		t.Errorf("PatchRange = %v", got)
+	}
+	if vs, err := PatchRange(MustParseVersion("3.6.4"), MustParseVersion("3.6.4")); err != nil || len(vs) != 1 {
+		t.Errorf("one-version range = %v, %v", vs, err)
+	}
+	for _, tc := range []struct{ from, to, err string }{
+		{"3.5.20", "3.6.1", "spans minors"},
+		{"3.5.20", "3.5.19", "backwards"},
+		{"3.6.0-rc.3", "3.6.4", "pre-releases"},
+	} {
+		if _, err := PatchRange(MustParseVersion(tc.from), MustParseVersion(tc.to)); err == nil || !strings.Contains(err.Error(), tc.err) {
+			t.Errorf("PatchRange(%s, %s) error = %v, want %q", tc.from, tc.to, err, tc.err)
+		}
+	}
+}
+
+func TestServedOnly(t *testing.T) {
+	as := []Availability{
+		{Version: MustParseVersion("3.5.25"), Served: true},
+		{Version: MustParseVersion("3.5.26"), Why: "go: go.etcd.io/etcd/server/v3@v3.5.26: invalid version: unknown revision"},
+		{Version: MustParseVersion("3.5.27"), Served: true},
+	}
+	got := ServedOnly(as)
+	if len(got) != 2 || got[0].String() != "3.5.25" || got[1].String() != "3.5.27" {
+		t.Errorf("ServedOnly = %v", got)
+	}
+}
+
+// The go command's own words, as measured on 2026-11-30 for
+// go.etcd.io/etcd/etcdutl/v3@v3.5.20: served by the proxy, unknown to the
+// checksum database.
+func TestSumdbUnknown(t *testing.T) {
+	for _, tc := range []struct {
+		msg  string
+		want bool
+	}{
+		{"go.etcd.io/etcd/etcdutl/v3@v3.5.20: verifying go.mod: go.etcd.io/etcd/etcdutl/v3@v3.5.20/go.mod: reading https://proxy.golang.org/sumdb/sum.golang.org/lookup/go.etcd.io/etcd/etcdutl/v3@v3.5.20: 404 Not Found", true},
+		{"verifying module: example.com/m@v1.0.0: reading https://sum.golang.org/lookup/example.com/m@v1.0.0: 410 Gone", true},
+		// A mismatch is a security error, never waved through.
+		{"verifying go.etcd.io/etcd/etcdutl/v3@v3.5.20/go.mod: checksum mismatch\n\tdownloaded: h1:x\n\tsum.golang.org: h1:y\n\nSECURITY ERROR", false},
+		// The proxy not serving the version at all is another case (the etcdutl fallback).
+		{"go.etcd.io/etcd/etcdutl/v3@v3.5.24: reading https://proxy.golang.org/go.etcd.io/etcd/etcdutl/v3/@v/v3.5.24.info: 404 Not Found", false},
+		{"dial tcp: lookup proxy.golang.org: no such host", false},
+	} {
+		if got := sumdbUnknown(tc.msg); got != tc.want {
+			t.Errorf("sumdbUnknown(%q) = %v, want %v", tc.msg, got, tc.want)
+		}
+	}
+	t.Setenv("GONOSUMDB", "corp.example.com")
+	if got := noSumDBEnv([]string{etcdutlModule}); len(got) != 1 || got[0] != "GONOSUMDB=corp.example.com,"+etcdutlModule {
+		t.Errorf("noSumDBEnv = %v: must keep the user's GONOSUMDB", got)
+	}
+	if got := noSumDBEnv(nil); got != nil {
+		t.Errorf("noSumDBEnv(nil) = %v", got)
+	}
+}
