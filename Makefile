@@ -25,11 +25,11 @@ unit:
 	$(GO) test -run 'Test[^E]' ./e2e ./e2e/interrupt
 
 e2e-fast:
-	$(GINKGO) -v --label-filter='fast && process' --junit-report=junit_e2e_fast.xml --output-dir=$(ARTIFACTS) ./e2e -- -provider=process -artifacts=$(ARTIFACTS) $(E2E_ARGS)
+	$(GINKGO) -v --label-filter='fast && process' ./e2e -- -provider=process -artifacts=$(ARTIFACTS) -junit=junit_e2e_fast.xml $(E2E_ARGS)
 
 ## e2e-kind-fast adds its rows to the matrix e2e-fast wrote: one matrix.json for `make test`.
 e2e-kind-fast:
-	$(GINKGO) -v --label-filter='kind && (fast || node-image)' --junit-report=junit_e2e_kind_fast.xml --output-dir=$(ARTIFACTS) ./e2e -- -provider=kind -artifacts=$(ARTIFACTS) -merge-matrix $(E2E_ARGS)
+	$(GINKGO) -v --label-filter='kind && (fast || node-image)' ./e2e -- -provider=kind -artifacts=$(ARTIFACTS) -junit=junit_e2e_kind_fast.xml -merge-matrix $(E2E_ARGS)
 
 ## node-image: the offline kind node image for K8S_VERSION with the etcd images the scenarios use
 ## (debootstrap is installed with apt-get when missing and running as root).
@@ -37,9 +37,10 @@ K8S_VERSION ?= v1.33.13
 node-image:
 	$(GO) run ./cmd/node-image -install-deps -k8s-version=$(K8S_VERSION) $(if $(ETCD_VERSIONS),-etcd-versions=$(ETCD_VERSIONS),) $(if $(FORCE_BUILD),-force-build,)
 
-## e2e: the whole matrix on $(PROVIDER) (process, kind or all); reports in $(ARTIFACTS).
+## e2e: the whole matrix on $(PROVIDER) (process, kind or all); reports in $(ARTIFACTS). The suite
+## writes junit_e2e.xml itself (stable test case names; -junit).
 e2e:
-	$(GINKGO) -v --timeout=3h $(GINKGO_ARGS) --junit-report=junit_e2e.xml --output-dir=$(ARTIFACTS) ./e2e -- -provider=$(PROVIDER) -artifacts=$(ARTIFACTS) $(E2E_ARGS)
+	$(GINKGO) -v --timeout=3h $(GINKGO_ARGS) ./e2e -- -provider=$(PROVIDER) -artifacts=$(ARTIFACTS) -junit=junit_e2e.xml $(E2E_ARGS)
 
 ## stress: run the paths STRESS_FILTER selects N times and print, per path, the verdicts and time spread.
 N ?= 5

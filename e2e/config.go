@@ -40,6 +40,9 @@ type Config struct {
 	// artifacts dir instead of replacing it: one matrix for `make test`'s
 	// two suites.
 	MergeMatrix bool
+	// JUnit is the junit file the suite writes, relative to the artifacts
+	// dir unless absolute; "" writes none.
+	JUnit string
 
 	// set names the flags given on the command line.
 	set map[string]bool
@@ -59,6 +62,7 @@ func (c *Config) Bind(fs *flag.FlagSet) {
 	fs.StringVar(&c.ExpectLine, "expect-line", "", "with -expect other than consistent: regular expression over the member's own line (upgrade-failed) or the check's finding (inconsistent)")
 	fs.BoolVar(&c.RequireKind, "require-kind", envTrue(RequireKindEnv), "fail, instead of skip, kind specs that cannot run on this host (default $"+RequireKindEnv+")")
 	fs.BoolVar(&c.MergeMatrix, "merge-matrix", false, "add this run's rows to the artifacts dir's matrix.json instead of replacing it")
+	fs.StringVar(&c.JUnit, "junit", "junit_e2e.xml", "junit file to write, relative to the artifacts dir (\"\" for none): one test case per path and provider, named \"<scenario> [<provider>]\", with the expected and measured verdict as properties, and an \"upgrade matrix\" case carrying matrix.md")
 	fs.StringVar(&c.Provider, "provider", "process", "where clusters run: process, kind or all")
 	fs.StringVar(&c.Artifacts, "artifacts", "", "artifacts dir (default $ARTIFACTS, else ./_artifacts at the repository root)")
 	fs.BoolVar(&c.Keep, "keep", false, "keep data dirs, logs (and kind clusters) after each spec, and print how to inspect them")
@@ -162,6 +166,14 @@ func (c *Config) ArtifactsDir() string {
 		wd = filepath.Dir(wd)
 	}
 	return filepath.Join(wd, "_artifacts")
+}
+
+// JUnitPath resolves -junit; "" when no junit file is wanted.
+func (c *Config) JUnitPath() string {
+	if c.JUnit == "" || filepath.IsAbs(c.JUnit) {
+		return c.JUnit
+	}
+	return filepath.Join(c.ArtifactsDir(), c.JUnit)
 }
 
 func absolute(p string) string {

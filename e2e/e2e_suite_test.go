@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -49,44 +48,37 @@ var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
 	binaries = etcdbin.NewProvisioner(etcdbin.WithLog(GinkgoWriter))
 }, NodeTimeout(provisionTimeout))
 
-// The matrix is written once, from the merged report of every process.
+// The matrix and the junit file are written once, from the merged report
+// of every process.
 var _ = ReportAfterSuite("matrix", func(r Report) {
 	var rows []report.Row
 	for _, s := range r.SpecReports {
-		for _, e := range s.ReportEntries {
-			if e.Name != matrixEntry {
-				continue
-			}
-			// Entries made in this process keep their value; entries from
-			// other processes (ginkgo -p) arrive as JSON.
-			if row, ok := e.GetRawValue().(report.Row); ok {
-				rows = append(rows, row)
-				continue
-			}
-			var row report.Row
-			if err := json.Unmarshal([]byte(e.Value.AsJSON), &row); err != nil {
-				fmt.Fprintf(os.Stderr, "matrix entry: %v\n", err)
-				continue
-			}
-			rows = append(rows, row)
-		}
+		rows = append(rows, specRows(s)...)
 	}
 	dir := config.ArtifactsDir()
 	write := report.Write
 	if config.MergeMatrix {
 		write = report.Merge
 	}
+	all := rows
 	if err := write(dir, rows); err != nil {
 		fmt.Fprintf(os.Stderr, "writing matrix: %v\n", err)
-		return
-	}
-	if config.MergeMatrix {
-		if all, err := report.Read(filepath.Join(dir, "matrix.json")); err == nil {
-			rows = all
+	} else if config.MergeMatrix {
+		if merged, err := report.Read(filepath.Join(dir, "matrix.json")); err == nil {
+			all = merged
 		}
 	}
-	if len(rows) > 0 {
-		report.Sort(rows)
-		fmt.Printf("\nUpgrade matrix (%s):\n\n%s\n", filepath.Join(dir, "matrix.md"), report.Markdown(rows))
+	if path := config.JUnitPath(); path != "" {
+		doc, err := buildJUnit(junitInput{Report: r, All: all, Scenarios: selectedScenarios(), Artifacts: dir})
+		if err == nil {
+			err = writeJUnit(path, doc)
+		}
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "writing %s: %v\n", path, err)
+		}
+	}
+	if len(all) > 0 {
+		report.Sort(all)
+		fmt.Printf("\nUpgrade matrix (%s):\n\n%s\n", filepath.Join(dir, "matrix.md"), report.Markdown(all))
 	}
 })

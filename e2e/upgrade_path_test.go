@@ -12,14 +12,14 @@ import (
 
 // One spec per scenario and provider where the scenario means something.
 // With -path or -scenario, only that path runs.
-var _ = Describe("etcd 3.5 → 3.6 upgrade paths", func() {
+var _ = Describe(upgradePathsText, func() {
 	for _, provider := range config.Providers() {
 		for _, sc := range selectedScenarios() {
 			if ok, _ := sc.RunsOn(provider); !ok {
 				continue
 			}
 			labels := append([]string{provider}, sc.Labels()...)
-			It(sc.Name+" ["+provider+"]", Label(labels...), func(ctx SpecContext) {
+			It(pathSpecText(sc.Name, provider), Label(labels...), func(ctx SpecContext) {
 				var faults []upgrade.Fault
 				for _, name := range sc.Faults {
 					f, err := fault.ByName(name)
