@@ -4,8 +4,15 @@ GO ?= go
 GINKGO := $(GO) tool ginkgo
 ARTIFACTS ?= $(CURDIR)/_artifacts
 PROVIDER ?= process
-# Extra ginkgo flags, e.g. GINKGO_ARGS="-p" or GINKGO_ARGS="--label-filter=risk".
+# Extra ginkgo flags, e.g. GINKGO_ARGS="-p".
 GINKGO_ARGS ?=
+# Ginkgo label filter of make e2e, e.g. LABEL_FILTER="kind && replace && chain" (the Prow jobs' shards).
+LABEL_FILTER ?=
+# Ginkgo's own --timeout: make e2e (GINKGO_TIMEOUT) and each suite of make test (FAST_TIMEOUT). A
+# Prow job sets it below its decoration timeout, so that Ginkgo, not Prow, stops a run that is too
+# long and reports the spec that was running.
+GINKGO_TIMEOUT ?= 3h
+FAST_TIMEOUT ?= 1h
 # Flags for the suite itself (after --), e.g. E2E_ARGS="-path=3.5.19,3.5.21,3.6.4 -strategy=replace -keep".
 E2E_ARGS ?=
 
@@ -25,11 +32,11 @@ unit:
 	$(GO) test -run 'Test[^E]' ./e2e ./e2e/interrupt
 
 e2e-fast:
-	$(GINKGO) -v --label-filter='fast && process' ./e2e -- -provider=process -artifacts=$(ARTIFACTS) -junit=junit_e2e_fast.xml $(E2E_ARGS)
+	$(GINKGO) -v --timeout=$(FAST_TIMEOUT) --label-filter='fast && process' ./e2e -- -provider=process -artifacts=$(ARTIFACTS) -junit=junit_e2e_fast.xml $(E2E_ARGS)
 
 ## e2e-kind-fast adds its rows to the matrix e2e-fast wrote: one matrix.json for `make test`.
 e2e-kind-fast:
-	$(GINKGO) -v --label-filter='kind && (fast || node-image)' ./e2e -- -provider=kind -artifacts=$(ARTIFACTS) -junit=junit_e2e_kind_fast.xml -merge-matrix $(E2E_ARGS)
+	$(GINKGO) -v --timeout=$(FAST_TIMEOUT) --label-filter='kind && (fast || node-image)' ./e2e -- -provider=kind -artifacts=$(ARTIFACTS) -junit=junit_e2e_kind_fast.xml -merge-matrix $(E2E_ARGS)
 
 ## node-image: the offline kind node image for K8S_VERSION with the etcd images the scenarios use
 ## (debootstrap is installed with apt-get when missing and running as root).
@@ -37,10 +44,11 @@ K8S_VERSION ?= v1.33.13
 node-image:
 	$(GO) run ./cmd/node-image -install-deps -k8s-version=$(K8S_VERSION) $(if $(ETCD_VERSIONS),-etcd-versions=$(ETCD_VERSIONS),) $(if $(FORCE_BUILD),-force-build,)
 
-## e2e: the whole matrix on $(PROVIDER) (process, kind or all); reports in $(ARTIFACTS). The suite
-## writes junit_e2e.xml itself (stable test case names; -junit).
+## e2e: the whole matrix on $(PROVIDER) (process, kind or all), or the specs LABEL_FILTER selects;
+## reports in $(ARTIFACTS). The suite writes junit_e2e.xml itself (stable test case names; -junit).
+## Without -p, kind specs run in one process, which builds the node image once for all of them.
 e2e:
-	$(GINKGO) -v --timeout=3h $(GINKGO_ARGS) ./e2e -- -provider=$(PROVIDER) -artifacts=$(ARTIFACTS) -junit=junit_e2e.xml $(E2E_ARGS)
+	$(GINKGO) -v --timeout=$(GINKGO_TIMEOUT) $(if $(LABEL_FILTER),--label-filter='$(LABEL_FILTER)') $(GINKGO_ARGS) ./e2e -- -provider=$(PROVIDER) -artifacts=$(ARTIFACTS) -junit=junit_e2e.xml $(E2E_ARGS)
 
 ## stress: run the paths STRESS_FILTER selects N times and print, per path, the verdicts and time spread.
 N ?= 5

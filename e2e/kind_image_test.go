@@ -27,7 +27,7 @@ import (
 // The offline node image: built (or found) once, then a single-node and a
 // three-control-plane cluster created through kind's own Go library, with
 // kubeadm selecting etcd 3.5.17 from the preloaded images.
-var _ = Describe("kind node image without a registry", Label("kind", "node-image"), Ordered, func() {
+var _ = Describe("kind node image without a registry", Label(nodeImageLabels...), Ordered, func() {
 	const (
 		kubeVersion = nodeimage.DefaultKubernetesVersion
 		etcdVersion = "3.5.17"

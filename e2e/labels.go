@@ -1,0 +1,24 @@
+package e2e
+
+import "etcd-upgrade-e2e/scenarios"
+
+// The ginkgo labels of the specs, in one place: the specs are registered
+// with them, and the Prow jobs' label filters are checked against them
+// (prowjob_test.go).
+
+// chainLabel marks a path of more than one hop (3.5.16 → 3.5.21 → 3.6.x,
+// the etcd issue 20793 chains): the longest kind paths, a shard of their own.
+const chainLabel = "chain"
+
+// specLabels are a path spec's labels: the provider, the scenario's own
+// (strategies, risk, fast, faults) and chain.
+func specLabels(sc scenarios.Scenario, provider string) []string {
+	l := append([]string{provider}, sc.Labels()...)
+	if len(sc.Path.Hops) > 1 {
+		l = append(l, chainLabel)
+	}
+	return l
+}
+
+// nodeImageLabels label the node image specs (kind_image_test.go).
+var nodeImageLabels = []string{"kind", "node-image"}
