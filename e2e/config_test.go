@@ -33,7 +33,7 @@ func TestConfigRejectsBadInput(t *testing.T) {
 		want string
 	}{
 		{"malformed version", func(c *Config) { c.Path = "3.5.17,banana" }, `malformed etcd version "banana"`},
-		{"unknown version line", func(c *Config) { c.Path = "3.5.17,3.7.1" }, "etcd 3.7.1 is not supported"},
+		{"unknown version line", func(c *Config) { c.Path = "3.5.17,3.8.1" }, "etcd 3.8.1 is not supported"},
 		{"one version", func(c *Config) { c.Path = "3.5.17" }, "an upgrade needs at least one hop"},
 		{"downgrade", func(c *Config) { c.Path = "3.6.5,3.5.21" }, "is a downgrade (3.6.5 → 3.5.21)"},
 		{"unknown strategy", func(c *Config) { c.Strategy = "blue-green" }, `unknown strategy "blue-green"`},

@@ -26,7 +26,8 @@ func TestParseVersion(t *testing.T) {
 		{"3.5", "", "malformed"},
 		{"3.5.17.1", "", "malformed"},
 		{"3.4.30", "", "etcd 3.4.30 is not supported"},
-		{"3.7.0", "", "etcd 3.7.0 is not supported"},
+		{"3.7.0", "3.7.0", ""},
+		{"3.8.0", "", "etcd 3.8.0 is not supported"},
 		{"4.0.0", "", "not supported"},
 	} {
 		v, err := ParseVersion(tc.in)

@@ -18,16 +18,17 @@ type Version struct {
 var preRE = regexp.MustCompile(`^(?:alpha|beta|rc)\.\d+$`)
 
 // ParseVersion accepts "3.5.17" or "v3.5.17" (and pre-releases such as
-// "3.6.0-rc.3") and rejects releases the harness does not support: only etcd
-// 3.5 and 3.6 take part in the 3.5 → 3.6 membership story.
+// "3.6.0-rc.3") and rejects releases the harness does not support: etcd 3.5
+// and 3.6 take part in the 3.5 → 3.6 membership story, and 3.7 (which no
+// longer reads a v2store) in where that story leads.
 func ParseVersion(s string) (Version, error) {
 	sv, err := semver.NewVersion(strings.TrimPrefix(s, "v"))
 	if err != nil || sv.Metadata != "" || (sv.PreRelease != "" && !preRE.MatchString(string(sv.PreRelease))) {
 		return Version{}, fmt.Errorf("malformed etcd version %q: want MAJOR.MINOR.PATCH such as 3.5.21 or v3.6.5", s)
 	}
 	v := Version{Major: int(sv.Major), Minor: int(sv.Minor), Patch: int(sv.Patch), Pre: string(sv.PreRelease)}
-	if v.Major != 3 || (v.Minor != 5 && v.Minor != 6) {
-		return Version{}, fmt.Errorf("etcd %s is not supported: the harness covers etcd 3.5.x and 3.6.x", v)
+	if v.Major != 3 || v.Minor < 5 || v.Minor > 7 {
+		return Version{}, fmt.Errorf("etcd %s is not supported: the harness covers etcd 3.5.x, 3.6.x and 3.7.x", v)
 	}
 	return v, nil
 }

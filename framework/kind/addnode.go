@@ -62,6 +62,8 @@ func (c *Cluster) addControlPlane(ctx context.Context, v etcdbin.Version) (clust
 	m := &Member{name: name, endpoint: ep, version: v}
 	c.members.Add(m)
 	c.logf("%s: node container running (%s)", name, time.Since(start).Round(100*time.Millisecond))
+	prepared := time.Now()
+	c.timings.add(cluster.Timing{Name: "node container running", Start: start, End: prepared})
 
 	for _, f := range sharedFiles {
 		if err := nodeutils.CopyNodeToNode(peer, n, f); err != nil {
@@ -90,13 +92,14 @@ func (c *Cluster) addControlPlane(ctx context.Context, v etcdbin.Version) (clust
 	if err := nodeutils.WriteFile(n, joinConfigPath, jc); err != nil {
 		return m, fmt.Errorf("writing %s on %s: %w", joinConfigPath, name, err)
 	}
+	c.timings.add(cluster.Timing{Name: "certificates, etcd image and join config in place", Start: prepared, End: time.Now()})
 	if err := c.kubeadmJoin(ctx, n, m, start); err != nil {
 		return m, err
 	}
-	if err := c.waitServing(ctx, n, m, "join", start, &v); err != nil {
+	if err := c.timings.timed("member serves", func() error { return c.waitServing(ctx, n, m, "join", start, &v) }); err != nil {
 		return m, err
 	}
-	if err := c.updateLoadBalancer(ctx); err != nil {
+	if err := c.timings.timed("load balancer updated", func() error { return c.updateLoadBalancer(ctx) }); err != nil {
 		return m, &cluster.MemberError{Member: name, Op: "join", Err: err}
 	}
 	c.logf("%s: joined with kubeadm join --control-plane (learner, then promoted) at etcd %s in %s", name, v, time.Since(start).Round(100*time.Millisecond))
@@ -123,7 +126,9 @@ func (c *Cluster) kubeadmJoin(ctx context.Context, n nodes.Node, m *Member, sinc
 			}
 		}
 	}()
+	joinStart := time.Now()
 	out, err := c.nodeRunLogged(jctx, n, m.name, "kubeadm-join.log", "kubeadm", "join", "--config", joinConfigPath, "--v=5")
+	c.timePhases("kubeadm join", m.name, "kubeadm-join.log", joinStart)
 	if err == nil {
 		return nil
 	}

@@ -33,6 +33,7 @@ type Cluster struct {
 	createErr error
 
 	members etcdops.Set[*Member]
+	timings timings
 
 	mu      sync.Mutex // guards the fields below
 	tls     *tls.Config
@@ -78,12 +79,15 @@ func New(opts ...Option) (*Cluster, error) {
 	if err := os.MkdirAll(cfg.dir, 0o755); err != nil {
 		return nil, fmt.Errorf("kind cluster: artifacts dir: %w", err)
 	}
-	return &Cluster{
+	c := &Cluster{
 		cfg:        cfg,
-		provider:   kindcluster.NewProvider(kindcluster.ProviderWithDocker(), kindcluster.ProviderWithLogger(newLogger(cfg.log, cfg.verbose))),
 		kubeconfig: filepath.Join(cfg.dir, "kubeconfig"),
 		next:       cfg.controlPlanes + 1,
-	}, nil
+	}
+	lg := newLogger(cfg.log, cfg.verbose)
+	lg.clock = &statusClock{record: func(t cluster.Timing) { c.timings.add(t) }}
+	c.provider = kindcluster.NewProvider(kindcluster.ProviderWithDocker(), kindcluster.ProviderWithLogger(lg))
+	return c, nil
 }
 
 // Provider names this provider.
@@ -208,14 +212,18 @@ func (c *Cluster) Init(ctx context.Context, v etcdbin.Version) (cluster.Member, 
 	if !c.cfg.kubeletLocal {
 		// The kubelets use the load balancer: give it the harness's config,
 		// for the connections they hold already too.
-		if err := c.updateLoadBalancer(ctx); err != nil {
-			return nil, err
-		}
-		if err := c.restartLoadBalancer(ctx); err != nil {
+		if err := c.timings.timed("load balancer for the kubelets", func() error {
+			if err := c.updateLoadBalancer(ctx); err != nil {
+				return err
+			}
+			return c.restartLoadBalancer(ctx)
+		}); err != nil {
 			return nil, err
 		}
 	}
-	if err := c.waitServing(ctx, cps[0], ms[0], "init", start, nil); err != nil {
+	if err := c.timings.timed("first member serves", func() error {
+		return c.waitServing(ctx, cps[0], ms[0], "init", start, nil)
+	}); err != nil {
 		return nil, err
 	}
 	c.logf("%s: initialised cluster at etcd %s (%s)", ms[0].name, v, ms[0].endpoint)
@@ -319,6 +327,7 @@ func (c *Cluster) ensureMemberGone(ctx context.Context, m *Member) error {
 // Upgrade points the node's etcd static pod manifest at etcd v, as kubeadm
 // upgrade does; the kubelet restarts the pod on the same data dir.
 func (c *Cluster) Upgrade(ctx context.Context, cm cluster.Member, v etcdbin.Version) error {
+	begin := time.Now()
 	m, n, err := c.memberNode(cm)
 	if err != nil {
 		return err
@@ -342,11 +351,14 @@ func (c *Cluster) Upgrade(ctx context.Context, cm cluster.Member, v etcdbin.Vers
 		return &cluster.MemberError{Member: m.name, Op: "upgrade", Err: err}
 	}
 	start := time.Now()
+	c.timings.add(cluster.Timing{Name: "etcd image and manifest ready", Start: begin, End: start})
 	if _, err := nodeRun(ctx, n, nil, "mv", next, etcdManifest); err != nil {
 		return &cluster.MemberError{Member: m.name, Op: "upgrade", Err: err}
 	}
 	m.setVersion(v)
-	if err := c.waitServing(ctx, n, m, "upgrade", start, &v); err != nil {
+	t, err := c.waitServingTimed(ctx, n, m, "upgrade", start, &v)
+	c.timings.add(t.timings("etcd static pod: ")...)
+	if err != nil {
 		return err
 	}
 	c.logf("%s: upgraded in place %s -> %s", m.name, from, v)

@@ -148,6 +148,18 @@ func (c *Cluster) nodeRunLogged(ctx context.Context, n nodes.Node, node, file, n
 	return buf.String(), nil
 }
 
+// timePhases records the phases of a kubeadm command that nodeRunLogged ran
+// into file, from its stamped log, and keeps them as <file>-phases.txt.
+func (c *Cluster) timePhases(prefix, node, file string, start time.Time) {
+	end := time.Now()
+	log, err := os.ReadFile(filepath.Join(c.cfg.dir, "nodes", node, file))
+	if err != nil {
+		return
+	}
+	c.timings.add(kubeadmPhases(prefix, string(log), start, end)...)
+	c.saveFile(node, strings.TrimSuffix(file, ".log")+"-phases.txt", stampedPhases(string(log)))
+}
+
 // saveNodeLogs keeps the etcd container logs and the kubelet journal of a
 // node that is about to be reset and removed: kind's log export at Close
 // only reaches nodes that still exist.

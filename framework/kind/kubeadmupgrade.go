@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -92,7 +91,7 @@ func (c *Cluster) KubeadmUpgrade(ctx context.Context, cm cluster.Member, first b
 		// Nodes stay NotReady without a CNI, which fails preflight checks
 		// that have no bearing on etcd.
 		args = []string{"upgrade", "apply", kit.Version, "--yes"}
-		if err := c.prepareKubeadmUpgrade(ctx, n, v); err != nil {
+		if err := c.timings.timed("images of "+kit.Version+" loaded, etcd tag set", func() error { return c.prepareKubeadmUpgrade(ctx, n, v) }); err != nil {
 			return &cluster.MemberError{Member: m.name, Op: op, Err: err}
 		}
 	}
@@ -110,9 +109,7 @@ func (c *Cluster) KubeadmUpgrade(ctx context.Context, cm cluster.Member, first b
 	logFile := "kubeadm-upgrade.log"
 	out, runErr := c.nodeRunLogged(uctx, n, m.name, logFile, "kubeadm", args...)
 	took := time.Since(start).Round(100 * time.Millisecond)
-	if log, err := os.ReadFile(filepath.Join(c.cfg.dir, "nodes", m.name, logFile)); err == nil {
-		c.saveFile(m.name, "kubeadm-upgrade-phases.txt", stampedPhases(string(log)))
-	}
+	c.timePhases(op, m.name, logFile, start)
 	if runErr != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -144,10 +141,10 @@ func (c *Cluster) KubeadmUpgrade(ctx context.Context, cm cluster.Member, first b
 	m.setVersion(v)
 
 	kstart := time.Now()
-	if err := c.upgradeKubelet(ctx, n, kit); err != nil {
+	if err := c.timings.timed("kubelet "+kit.Version+" installed and restarted", func() error { return c.upgradeKubelet(ctx, n, kit) }); err != nil {
 		return &cluster.MemberError{Member: m.name, Op: op, Err: err}
 	}
-	if err := c.waitServing(ctx, n, m, "kubeadm upgrade", start, &v); err != nil {
+	if err := c.timings.timed("member serves", func() error { return c.waitServing(ctx, n, m, "kubeadm upgrade", start, &v) }); err != nil {
 		return err
 	}
 	c.logf("%s: kubelet %s restarted, etcd serving at %s (%s after the kubelet step; %s → %s in all %s)",

@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"time"
 
 	kindlog "sigs.k8s.io/kind/pkg/log"
 )
@@ -16,6 +17,8 @@ type logger struct {
 	w       io.Writer
 	verbose bool
 	enabled bool
+	// clock, when set, times the stages kind's status lines report.
+	clock *statusClock
 }
 
 var _ kindlog.Logger = logger{}
@@ -27,6 +30,9 @@ func newLogger(w io.Writer, verbose bool) logger {
 func (l logger) print(prefix, msg string) {
 	if !l.enabled {
 		return
+	}
+	if l.clock != nil {
+		l.clock.line(msg, time.Now())
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()

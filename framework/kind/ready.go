@@ -26,13 +26,20 @@ const crashLimit = 2
 // container created since `since` that exited count as failed starts; the
 // member's own error line from the last of them is the evidence.
 func (c *Cluster) waitServing(ctx context.Context, n nodes.Node, m *Member, op string, since time.Time, want *etcdbin.Version) error {
+	_, err := c.waitServingTimed(ctx, n, m, op, since, want)
+	return err
+}
+
+// waitServingTimed is waitServing, also returning what it saw of the
+// restart (nil when it could not watch).
+func (c *Cluster) waitServingTimed(ctx context.Context, n nodes.Node, m *Member, op string, since time.Time, want *etcdbin.Version) (*restartTimer, error) {
 	tc, err := c.tlsConfig()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	cli, err := newClient(tc, []string{m.endpoint})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer cli.Close()
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.startTimeout)
@@ -45,7 +52,7 @@ func (c *Cluster) waitServing(ctx context.Context, n nodes.Node, m *Member, op s
 			if !since.IsZero() {
 				c.logf("%s: %s: %s", m.name, op, t)
 			}
-			return nil
+			return t, nil
 		} else if err != nil {
 			last = err
 		}
@@ -56,15 +63,15 @@ func (c *Cluster) waitServing(ctx context.Context, n nodes.Node, m *Member, op s
 				t.observe(cs)
 				if exited := exitedSince(cs, since); len(exited) >= crashLimit {
 					last := exited[len(exited)-1]
-					return c.memberFailure(ctx, n, m, op, fmt.Errorf("etcd exited %d times since the %s began, last with code %d (%s)", len(exited), op, last.ExitCode, t), &last)
+					return t, c.memberFailure(ctx, n, m, op, fmt.Errorf("etcd exited %d times since the %s began, last with code %d (%s)", len(exited), op, last.ExitCode, t), &last)
 				}
 			}
 		}
 		if err := etcdops.Sleep(ctx, 500*time.Millisecond); err != nil {
 			if parent := context.Cause(ctx); parent != nil && parent != context.DeadlineExceeded {
-				return parent
+				return t, parent
 			}
-			return c.memberFailure(context.WithoutCancel(ctx), n, m, op, fmt.Errorf("not serving within %s (%s), last answer: %v", c.cfg.startTimeout, t, last), nil)
+			return t, c.memberFailure(context.WithoutCancel(ctx), n, m, op, fmt.Errorf("not serving within %s (%s), last answer: %v", c.cfg.startTimeout, t, last), nil)
 		}
 	}
 }

@@ -38,6 +38,9 @@ type Step struct {
 	Name    string  `json:"name"`
 	Seconds float64 `json:"seconds"`
 	Error   string  `json:"error,omitempty"`
+	// Substeps are the parts of the step the provider timed (kind: kind's
+	// create stages, kubeadm's phases, an etcd static pod's restart).
+	Substeps []Substep `json:"substeps,omitempty"`
 }
 
 // AuditRecord is the offline audit of one member's data at one stage.

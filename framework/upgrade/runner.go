@@ -639,6 +639,7 @@ func (r *runner) step(ctx context.Context, name string, f func(ctx context.Conte
 	if err != nil {
 		s.Error = err.Error()
 	}
+	s.Substeps = r.substeps(t)
 	r.res.Steps = append(r.res.Steps, s)
 	fmt.Fprintf(r.in.Log, "          done in %.1fs%s\n", s.Seconds, errSuffix(err))
 	return err
