@@ -7,8 +7,12 @@
 // Each DATA_DIR is a member's --data-dir (a copy of /var/lib/etcd from each
 // control-plane node, or the dir of a stopped member). The audit only reads.
 //
-// Exit status: 0 all consistent, 1 at-risk or inconsistent (also when the dirs
-// disagree with each other), 2 usage or read errors.
+// An etcd 3.7 data dir (storage version 3.7) keeps no v2store: the audit says
+// so ("no-v2store"), and still compares the v2-format copy 3.7 writes into
+// its .snap files from the v3store where it can read it.
+//
+// Exit status: 0 all consistent (or no-v2store), 1 at-risk or inconsistent
+// (also when the dirs disagree with each other), 2 usage or read errors.
 package main
 
 import (
@@ -76,7 +80,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		case err != nil:
 			res.Error = err.Error()
 			out.ExitCode = max(out.ExitCode, exitError)
-		case r.Verdict != audit.VerdictConsistent:
+		case !r.Verdict.Sound():
 			out.ExitCode = max(out.ExitCode, exitRisk)
 		}
 		if r != nil {
@@ -143,7 +147,7 @@ func yesNo(b bool) string {
 func resultText(code int) string {
 	switch code {
 	case exitConsistent:
-		return "consistent (exit 0)"
+		return "consistent, or an etcd 3.7 data dir with only its v3store (exit 0)"
 	case exitRisk:
 		return "at-risk or inconsistent membership found (exit 1)"
 	default:

@@ -21,6 +21,9 @@ const (
 
 	adviceConsistent = "Both stores agree. Members running etcd 3.5.19 or older still write later promotions " +
 		"to the v2store only (etcd issue 19557): upgrade to 3.5.24 or later before promoting, adding or replacing members."
+
+	adviceNoV2Store = "etcd 3.7 keeps no v2store: this member's membership is its v3store, and nothing else can repair it. " +
+		"Compare the members' data dirs with each other (etcd-audit with several data dirs) and `etcdctl member list` on every member."
 )
 
 // maxLearnersDefault is etcd's default --max-learners.
@@ -36,6 +39,8 @@ func adviceFor(r *Report) string {
 		return a
 	case VerdictInconsistent:
 		return adviceInconsistent
+	case VerdictNoV2Store:
+		return adviceNoV2Store
 	default:
 		return adviceConsistent
 	}

@@ -18,6 +18,8 @@ import (
 	"sort"
 	"strconv"
 	"time"
+
+	"github.com/coreos/go-semver/semver"
 )
 
 // Errors callers can test with errors.Is. Each returned error wraps one of
@@ -122,6 +124,12 @@ type Report struct {
 	V3Removed []ID     `json:"v3_removed"`
 	V2Members []Member `json:"v2_members"`
 	V2Removed []ID     `json:"v2_removed"`
+	// NoV2Store is set for an etcd 3.7 data dir (storage version 3.7 or
+	// later) and says why it has no v2store: etcd 3.7 reads membership from
+	// the v3store alone. What V2Members holds then is the v2-format copy
+	// 3.7 still writes into its .snap files from the v3store, compared with
+	// it where it can be read.
+	NoV2Store string `json:"no_v2store,omitempty"`
 
 	Versions Versions `json:"versions"`
 	Source   Source   `json:"source"`
@@ -165,8 +173,21 @@ func AuditWithOptions(dataDir string, opts Options) (*Report, error) {
 	r.Versions.ClusterV3, r.Versions.Storage = v3.clusterVersion, v3.storageVersion
 	r.Source.ConsistentIndex = v3.consistentIndex
 
+	v3Only := keepsNoV2Store(v3.storageVersion)
+	if v3Only {
+		r.NoV2Store = noV2StoreWhy
+	}
 	v2, err := readV2Store(dataDir, memberDir)
-	if err != nil {
+	switch {
+	case err != nil && v3Only:
+		// Nothing but the v3store to read, and 3.7 needs nothing else.
+		r.NoV2Store += fmt.Sprintf("; its v2-format copy could not be read, so the v3store is not compared with anything (%v)", err)
+		r.V2Members, r.V2Removed, r.Changes = []Member{}, []ID{}, []Change{}
+		r.Diffs = []Diff{}
+		r.Verdict = VerdictNoV2Store
+		r.Advice = adviceFor(r)
+		return r, nil
+	case err != nil:
 		return nil, fmt.Errorf("audit %s: v2store: %w", dataDir, err)
 	}
 	r.V2Members, r.V2Removed = sortedMembers(v2.members), sortedIDs(v2.removed)
@@ -181,8 +202,25 @@ func AuditWithOptions(dataDir string, opts Options) (*Report, error) {
 
 	r.Diffs = compare(v2.members, v2.removed, v3.members, v3.removed)
 	r.Verdict = verdictFor(r.Diffs)
+	if v3Only && r.Verdict == VerdictConsistent {
+		// The copy agrees with the v3store it was written from; the v3store
+		// is still all the member keeps.
+		r.Verdict = VerdictNoV2Store
+	}
 	r.Advice = adviceFor(r)
 	return r, nil
+}
+
+// noV2StoreWhy is what the report says of an etcd 3.7 data dir.
+const noV2StoreWhy = "no v2store (etcd 3.7): the storage version is 3.7, and etcd 3.7 reads membership from the v3store alone; " +
+	"the v2-format membership in its .snap files is written from the v3store and never read back (etcd 3.7.0 and 3.7.3 source; measured on 3.7.3), " +
+	"so whatever the v3store carried through 3.6 is all this member keeps"
+
+// keepsNoV2Store says whether a data dir's storage version (bbolt meta
+// bucket, written by etcd 3.6 and later) is that of etcd 3.7 or later.
+func keepsNoV2Store(storageVersion string) bool {
+	v, err := semver.NewVersion(storageVersion)
+	return err == nil && (v.Major > 3 || (v.Major == 3 && v.Minor >= 7))
 }
 
 // findMemberDir checks that dataDir looks like an etcd data dir and returns

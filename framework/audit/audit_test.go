@@ -43,6 +43,71 @@ func kinds(ds []audit.Diff) []string {
 	return out
 }
 
+// An etcd 3.7 data dir (storage version 3.7) keeps no v2store: the audit
+// says so instead of judging one, still compares the v2-format copy 3.7
+// writes from its v3store where it can read it, and does not fail where it
+// cannot.
+func TestAuditNoV2Store(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		spec    audittest.Spec
+		verdict audit.Verdict
+		diffs   []string
+	}{
+		{
+			name: "the copy agrees",
+			spec: audittest.Spec{
+				V3Members: []audittest.Member{m1, m2}, V3ClusterVersion: "3.7.0", StorageVersion: "3.7.0",
+				Snapshot: true, SnapIndex: 10, SnapMembers: []audittest.Member{m1, m2}, SnapClusterVersion: "3.7.0",
+			},
+			verdict: audit.VerdictNoV2Store,
+		},
+		{
+			name: "the copy disagrees",
+			spec: audittest.Spec{
+				V3Members: []audittest.Member{m1, m2}, V3ClusterVersion: "3.7.0", StorageVersion: "3.7.0",
+				Snapshot: true, SnapIndex: 10, SnapMembers: []audittest.Member{m1}, SnapClusterVersion: "3.7.0",
+			},
+			verdict: audit.VerdictInconsistent,
+			diffs:   []string{"2222 only-in-v3store"},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := audit.Audit(writeDir(t, tc.spec))
+			if err != nil {
+				t.Fatalf("Audit: %v", err)
+			}
+			if r.Verdict != tc.verdict || !strings.HasPrefix(r.NoV2Store, "no v2store (etcd 3.7)") {
+				t.Errorf("verdict %s (%q), want %s", r.Verdict, r.NoV2Store, tc.verdict)
+			}
+			if got := kinds(r.Diffs); strings.Join(got, "\n") != strings.Join(tc.diffs, "\n") {
+				t.Errorf("diffs %v, want %v", got, tc.diffs)
+			}
+		})
+	}
+	t.Run("no readable copy", func(t *testing.T) {
+		dir := writeDir(t, audittest.Spec{V3Members: []audittest.Member{m1}, StorageVersion: "3.7.0"})
+		if err := os.RemoveAll(filepath.Join(dir, "member", "wal")); err != nil {
+			t.Fatal(err)
+		}
+		r, err := audit.Audit(dir)
+		if err != nil {
+			t.Fatalf("Audit of a 3.7 data dir with no v2 data failed: %v", err)
+		}
+		if r.Verdict != audit.VerdictNoV2Store || !strings.Contains(r.NoV2Store, "could not be read") || len(r.V3Members) != 1 {
+			t.Errorf("verdict %s, %q, v3store %v", r.Verdict, r.NoV2Store, r.V3Members)
+		}
+		// The same data dir at 3.6 is unreadable: 3.6 data has a v2store.
+		dir36 := writeDir(t, audittest.Spec{V3Members: []audittest.Member{m1}, StorageVersion: "3.6.0"})
+		if err := os.RemoveAll(filepath.Join(dir36, "member", "wal")); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := audit.Audit(dir36); !errors.Is(err, audit.ErrUnreadable) {
+			t.Errorf("3.6 data dir with no WAL: %v, want ErrUnreadable", err)
+		}
+	})
+}
+
 func TestAudit(t *testing.T) {
 	tests := []struct {
 		name       string

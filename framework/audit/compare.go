@@ -59,7 +59,16 @@ const (
 	VerdictAtRisk Verdict = "at-risk"
 	// VerdictInconsistent: the stores differ in some other way.
 	VerdictInconsistent Verdict = "inconsistent"
+	// VerdictNoV2Store: an etcd 3.7 data dir, which keeps no v2store: its
+	// membership is the v3store's alone. The v2-format copy 3.7 writes from
+	// the v3store agrees with it, or could not be read (Report.NoV2Store
+	// says which). A copy that disagrees is VerdictInconsistent.
+	VerdictNoV2Store Verdict = "no-v2store"
 )
+
+// Sound says whether the verdict finds nothing wrong: both stores agree,
+// or an etcd 3.7 data dir has only the v3store to keep.
+func (v Verdict) Sound() bool { return v == VerdictConsistent || v == VerdictNoV2Store }
 
 // compare lists every difference between the v2store and v3store views,
 // ordered by member ID.

@@ -104,16 +104,71 @@ func TestAuditRealDataDir(t *testing.T) {
 	})
 }
 
+// TestAuditRealDataDir37 audits the data dir of a real etcd 3.7.3 member:
+// its storage version is 3.7, so the audit says it keeps no v2store instead
+// of judging a v2store, and still compares the v2-format copy 3.7 writes
+// into its .snap files from the v3store (measured on 3.7.3).
+func TestAuditRealDataDir37(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a real etcd 3.7.3 member (binary from etcdbin); skipped with -short")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	bins, err := etcdbin.NewProvisioner(etcdbin.WithLog(os.Stderr)).GetString(ctx, "3.7.3")
+	if err != nil {
+		t.Fatalf("provision etcd 3.7.3: %v", err)
+	}
+	m := newEtcdMemberAt(t, bins.Etcd, "3.7")
+	m.start(t)
+	for i := range 20 {
+		m.put(t, fmt.Sprintf("key-%d", i), "value")
+	}
+	m.waitFor(t, "a .snap file", func() bool {
+		names, _ := filepath.Glob(filepath.Join(m.dataDir, "member", "snap", "*.snap"))
+		return len(names) > 0
+	})
+	m.stop(t)
+
+	r, err := audit.Audit(m.dataDir)
+	if err != nil {
+		t.Fatalf("Audit of a 3.7 data dir: %v", err)
+	}
+	var table bytes.Buffer
+	if err := r.WriteTable(&table); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("audit of a real 3.7.3 data dir:\n%s", &table)
+	if r.Verdict != audit.VerdictNoV2Store || !r.Verdict.Sound() {
+		t.Errorf("verdict %s, want %s; diffs %v", r.Verdict, audit.VerdictNoV2Store, r.Diffs)
+	}
+	if !strings.Contains(r.NoV2Store, "no v2store (etcd 3.7)") || !strings.Contains(table.String(), "no v2store (etcd 3.7)") {
+		t.Errorf("the report does not say the data dir has no v2store: %q", r.NoV2Store)
+	}
+	if r.Versions.Storage != "3.7.0" || len(r.V3Members) != 1 || r.V3Members[0].ID != r.LocalID {
+		t.Errorf("versions %+v, v3store members %+v", r.Versions, r.V3Members)
+	}
+	// The copy 3.7 wrote from its v3store was read and compared.
+	if r.Source.Snapshot == "" || len(r.V2Members) != 1 {
+		t.Errorf("no v2-format copy read: source %+v, members %+v", r.Source, r.V2Members)
+	}
+}
+
 // etcdMember is one real single-member etcd on loopback ports.
 type etcdMember struct {
 	bin, name, dataDir, logPath string
 	clientURL, peerURL          string
+	minor                       string // "3.5": the cluster version it serves at
 	cmd                         *exec.Cmd
 	exited                      chan struct{}
 }
 
 func newEtcdMember(t *testing.T, bin string) *etcdMember {
+	return newEtcdMemberAt(t, bin, "3.5")
+}
+
+func newEtcdMemberAt(t *testing.T, bin, minor string) *etcdMember {
 	m := &etcdMember{
+		minor:     minor,
 		bin:       bin,
 		name:      "audit-test",
 		dataDir:   t.TempDir(),
@@ -156,10 +211,12 @@ func (m *etcdMember) start(t *testing.T) {
 	}
 	m.exited = make(chan struct{})
 	go func(cmd *exec.Cmd, done chan struct{}) { _ = cmd.Wait(); close(done) }(m.cmd, m.exited)
-	// Ready once the cluster version is decided; the audit checks it.
-	m.waitFor(t, "etcd to serve with cluster version 3.5.0", func() bool {
-		var v struct{ Etcdcluster string }
-		return m.getJSON("/version", &v) == nil && v.Etcdcluster == "3.5.0"
+	// Ready once the cluster version is decided (and, from etcd 3.6 on, the
+	// storage version written): the audit checks them.
+	want := m.minor + ".0"
+	m.waitFor(t, "etcd to serve with cluster version "+want, func() bool {
+		var v struct{ Etcdcluster, Storage string }
+		return m.getJSON("/version", &v) == nil && v.Etcdcluster == want && (m.minor == "3.5" || v.Storage == want)
 	})
 }
 

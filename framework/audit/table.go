@@ -20,7 +20,12 @@ func (r *Report) WriteTable(w io.Writer) error {
 	if r.Source.Snapshot != "" {
 		snapshot = fmt.Sprintf("%s (index %d, term %d)", r.Source.Snapshot, r.Source.SnapshotIndex, r.Source.SnapshotTerm)
 	}
-	fmt.Fprintf(&b, "v2store:   %s + %d committed WAL entries (%d membership changes)\n", snapshot, r.Source.EntriesReplayed, len(r.Changes))
+	if r.NoV2Store != "" {
+		fmt.Fprintf(&b, "v2store:   %s\n", r.NoV2Store)
+		fmt.Fprintf(&b, "v2 copy:   %s + %d committed WAL entries (%d membership changes)\n", snapshot, r.Source.EntriesReplayed, len(r.Changes))
+	} else {
+		fmt.Fprintf(&b, "v2store:   %s + %d committed WAL entries (%d membership changes)\n", snapshot, r.Source.EntriesReplayed, len(r.Changes))
+	}
 	fmt.Fprintf(&b, "v3store:   member/snap/db (consistent index %d)\n", r.Source.ConsistentIndex)
 	if r.Source.WALTornTail {
 		b.WriteString("warning:   the WAL ends in a partly written record (crash or incomplete copy); it is ignored, as etcd does\n")
