@@ -53,9 +53,10 @@ const RequireKindEnv = "ETCDUP_REQUIRE_KIND"
 
 // Bind registers the flags on fs.
 func (c *Config) Bind(fs *flag.FlagSet) {
-	fs.StringVar(&c.Path, "path", "", "run only this path: comma-separated etcd versions, the first is the starting cluster (e.g. 3.5.19,3.5.21,3.6.4)")
+	fs.StringVar(&c.Path, "path", "", "run only this path: comma-separated etcd versions, the first is the starting cluster (e.g. 3.5.19,3.5.21,3.6.4); "+
+		"a lower version is a downgrade hop by etcd's downgrade (3.5.21,3.6.5,3.5.21), VERSION/N halts that hop after N members (3.5.21,3.6.5/1,3.5.21)")
 	fs.StringVar(&c.Scenario, "scenario", "", "run only this scenario of the matrix, by name (e.g. 3.5.17-to-3.6.5-replace), with its measured expectations")
-	fs.StringVar(&c.Strategy, "strategy", string(upgrade.InPlace), "strategy of every hop of -path: in-place, replace or kubeadm-upgrade (kind only: a real kubeadm upgrade to Kubernetes "+KubeadmUpgradeTarget+")")
+	fs.StringVar(&c.Strategy, "strategy", string(upgrade.InPlace), "strategy of every upgrade hop of -path: in-place, replace or kubeadm-upgrade (kind only: a real kubeadm upgrade to Kubernetes "+KubeadmUpgradeTarget+"); a downgrade hop always uses etcd's downgrade")
 	fs.StringVar(&c.Expect, "expect", string(upgrade.Consistent), "verdict -path is expected to give: consistent, inconsistent or upgrade-failed (default: the matrix's expectation when -path is a scenario of it, else consistent)")
 	fs.StringVar(&c.ExpectStep, "expect-step", "", "with -expect=upgrade-failed: regular expression the failing step must match (e.g. 'hop 1 .*join a new member')")
 	fs.StringVar(&c.ExpectCheck, "expect-check", "", "with -expect=inconsistent: the check that must find it (membership, keys or audit)")

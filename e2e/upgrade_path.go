@@ -110,7 +110,7 @@ func UpgradePathSpec(ctx context.Context, in UpgradePathSpecInput) {
 		matchErr = exp.Match(res)
 	}
 	row := report.Row{
-		Name: in.Scenario.Name, Provider: in.Provider, Path: in.Scenario.Path.Versions(),
+		Name: in.Scenario.Name, Provider: in.Provider, Path: in.Scenario.Path.Notation(),
 		Strategy: in.Scenario.Path.StrategyLabel(), Verdict: string(res.Verdict), Expected: string(exp.Verdict),
 		AsExpected: matchErr == nil,
 		Evidence:   res.Evidence, Seconds: res.Seconds, FailedStep: res.FailedStep, Artifacts: in.ArtifactsDir,
@@ -143,7 +143,7 @@ func UpgradePathSpec(ctx context.Context, in UpgradePathSpecInput) {
 	}
 	if matchErr != nil {
 		Fail(fmt.Sprintf("path %s (%s) on %s: %v\n\nexpected because: %s\nartifacts: %s\nreproduce it alone: %s",
-			strings.Join(in.Scenario.Path.Versions(), " → "), in.Scenario.Path.StrategyLabel(), in.Provider, matchErr, exp.Evidence, in.ArtifactsDir, repro))
+			strings.Join(in.Scenario.Path.Notation(), " → "), in.Scenario.Path.StrategyLabel(), in.Provider, matchErr, exp.Evidence, in.ArtifactsDir, repro))
 	}
 }
 
@@ -153,7 +153,12 @@ func reproduceCommand(in UpgradePathSpecInput) string {
 	args := []string{"go", "tool", "ginkgo", "-v", "./e2e", "--", "-provider=" + in.Provider}
 	if strings.HasPrefix(in.Scenario.Name, "custom-") {
 		c := in.Config
-		args = append(args, "-path="+strings.Join(in.Scenario.Path.Versions(), ","), "-strategy="+in.Scenario.Path.StrategyLabel(), "-expect="+c.Expect)
+		args = append(args, "-path="+strings.Join(in.Scenario.Path.Notation(), ","))
+		// -strategy moves the upgrade hops; a downgrade hop is the path's own.
+		if st := in.Scenario.Path.UpgradeStrategy(); st != "" {
+			args = append(args, "-strategy="+string(st))
+		}
+		args = append(args, "-expect="+c.Expect)
 		for _, f := range []struct{ name, v string }{{"expect-step", c.ExpectStep}, {"expect-check", c.ExpectCheck}, {"expect-line", c.ExpectLine}} {
 			if f.v != "" {
 				args = append(args, "-"+f.name+"="+shellQuote(f.v))
@@ -237,7 +242,7 @@ const matrixEntry = "matrix-row"
 
 // shortName makes a member-name prefix from a scenario name.
 func shortName(s string) string {
-	s = strings.NewReplacer(".", "", "-to-", "-").Replace(s)
+	s = strings.NewReplacer(".", "", "-to-", "-", "+", "-").Replace(s)
 	if len(s) > 40 {
 		s = s[:40]
 	}

@@ -127,9 +127,17 @@ func static(p upgrade.Path) upgrade.Path {
 	return p
 }
 
-// Name renders "3.5.17-to-3.6.5-replace".
+// Name renders "3.5.17-to-3.6.5-replace"; a hop halted after N of the
+// path's members reads "3.6.5-1of3", a downgrade hop adds its strategy
+// ("3.5.21-to-3.6.5-to-3.5.21-in-place+downgrade").
 func Name(p upgrade.Path, suffix string) string {
-	n := strings.Join(p.Versions(), "-to-") + "-" + p.StrategyLabel()
+	steps := p.Notation()
+	for i, st := range steps {
+		if v, n, halted := strings.Cut(st, "/"); halted {
+			steps[i] = fmt.Sprintf("%s-%sof%d", v, n, p.Size)
+		}
+	}
+	n := strings.Join(steps, "-to-") + "-" + p.StrategyLabel()
 	if suffix != "" {
 		n += "-" + suffix
 	}

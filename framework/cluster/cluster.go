@@ -41,7 +41,10 @@ type Cluster interface {
 	// machine deletion).
 	Remove(ctx context.Context, m Member) error
 	// Upgrade restarts m at version v on its own data dir, as kubeadm does by
-	// rewriting the etcd static pod manifest, and waits until it serves.
+	// rewriting the etcd static pod manifest, and waits until it serves. v
+	// may be older than m's version: a downgrade hop restarts each member on
+	// the older binary this way, once etcd has enabled the downgrade (an
+	// operator rewrites the manifest back; kubeadm offers no etcd downgrade).
 	Upgrade(ctx context.Context, m Member, v etcdbin.Version) error
 	// Stop stops m gracefully; Kill sends SIGKILL; Start starts it again on
 	// the same data dir at its current version and waits until it serves.

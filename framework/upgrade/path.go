@@ -7,6 +7,8 @@ package upgrade
 import (
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 
 	"etcd-upgrade-e2e/framework/etcdbin"
@@ -30,21 +32,37 @@ const (
 	// place with the rest of the control plane. Only providers that run
 	// Kubernetes (cluster.KubeadmUpgrader) offer it.
 	KubeadmUpgrade Strategy = "kubeadm-upgrade"
+	// Downgrade moves the cluster back one minor the way etcd 3.6 supports
+	// it: `etcdctl downgrade validate` and `enable` of the target minor, a
+	// wait until every member reports the downgrade (enabled, storage
+	// version at the target), then each member restarted on the older
+	// binary on its own data dir (on kind, the etcd static pod manifest
+	// rewritten back, as an operator would: kubeadm offers no etcd
+	// downgrade). A path writes it as a version lower than the one before
+	// it; etcd, not the harness, refuses a downgrade it does not support.
+	Downgrade Strategy = "downgrade"
 )
 
-// Strategies lists the known strategies.
+// Strategies lists the strategies -strategy accepts: how a path's upgrade
+// hops move. A downgrade hop is written in the path itself.
 var Strategies = []Strategy{InPlace, Replace, KubeadmUpgrade}
 
 // RestartsInPlace says whether the strategy restarts the existing members
 // on their own data dirs (rather than replacing them).
-func (s Strategy) RestartsInPlace() bool { return s == InPlace || s == KubeadmUpgrade }
+func (s Strategy) RestartsInPlace() bool {
+	return s == InPlace || s == KubeadmUpgrade || s == Downgrade
+}
 
-// ParseStrategy accepts "in-place" or "replace".
+// ParseStrategy accepts "in-place", "replace" or "kubeadm-upgrade", the
+// strategies of upgrade hops; "downgrade" is refused with how to write one.
 func ParseStrategy(s string) (Strategy, error) {
 	for _, st := range Strategies {
 		if string(st) == s {
 			return st, nil
 		}
+	}
+	if s == string(Downgrade) {
+		return "", fmt.Errorf("strategy %q is not chosen with -strategy: write the downgrade as a lower version in the path (e.g. 3.5.21,3.6.5,3.5.21); -strategy says how its upgrade hops move (%s)", s, joinStrategies())
 	}
 	return "", fmt.Errorf("unknown strategy %q: want one of %s", s, joinStrategies())
 }
@@ -56,6 +74,9 @@ func joinStrategies() string {
 	}
 	return strings.Join(s, ", ")
 }
+
+// valid says whether s is a strategy a hop may have.
+func (s Strategy) valid() bool { return s == Downgrade || slices.Contains(Strategies, s) }
 
 // Bootstrap is how the starting cluster is built.
 type Bootstrap string
@@ -73,6 +94,20 @@ const (
 type Hop struct {
 	To       etcdbin.Version
 	Strategy Strategy
+	// Members, when set, halts the hop after that many members have moved
+	// (upgraded in place, or joined with an old member removed): a rollout
+	// stopped midway, as an operator leaves one whose upgrade failed. 0
+	// moves every member. Written VERSION/N in a path (3.6.5/1).
+	Members int
+}
+
+// Notation is the hop's target as a path writes it: 3.6.5, or 3.6.5/1 for
+// a hop halted after one member.
+func (h Hop) Notation() string {
+	if h.Members > 0 {
+		return fmt.Sprintf("%s/%d", h.To, h.Members)
+	}
+	return h.To.String()
 }
 
 // Path is one upgrade journey: a starting cluster and its hops.
@@ -81,8 +116,6 @@ type Path struct {
 	Hops      []Hop
 	Size      int
 	Bootstrap Bootstrap
-	// AllowDowngrade permits a hop to an older version.
-	AllowDowngrade bool
 }
 
 // Versions lists the etcd versions of the path, starting version first.
@@ -92,6 +125,32 @@ func (p Path) Versions() []string {
 		out = append(out, h.To.String())
 	}
 	return out
+}
+
+// Notation lists the path as -path writes it, starting version first: the
+// versions, with /N on a hop halted after N members.
+func (p Path) Notation() []string {
+	out := []string{p.From.String()}
+	for _, h := range p.Hops {
+		out = append(out, h.Notation())
+	}
+	return out
+}
+
+// UpgradeStrategy is the strategy -strategy gives the path's upgrade hops
+// (every hop but the downgrades), "" when they differ or there are none.
+func (p Path) UpgradeStrategy() Strategy {
+	var st Strategy
+	for _, h := range p.Hops {
+		switch {
+		case h.Strategy == Downgrade:
+		case st == "":
+			st = h.Strategy
+		case st != h.Strategy:
+			return ""
+		}
+	}
+	return st
 }
 
 // StrategyLabel is the hop strategies joined with "+" ("replace+in-place"),
@@ -124,17 +183,29 @@ func (p Path) Validate() error {
 			errs = append(errs, fmt.Errorf("hop %d has no target version", i+1))
 			continue
 		}
-		if _, err := ParseStrategy(string(h.Strategy)); err != nil {
-			errs = append(errs, fmt.Errorf("hop %d: %w", i+1, err))
+		if !h.Strategy.valid() {
+			errs = append(errs, fmt.Errorf("hop %d: unknown strategy %q: want one of %s or %s", i+1, h.Strategy, joinStrategies(), Downgrade))
 		}
 		switch c := h.To.Compare(prev); {
 		case c == 0:
 			errs = append(errs, fmt.Errorf("hop %d goes from %s to the same version", i+1, prev))
-		case c < 0 && !p.AllowDowngrade:
-			errs = append(errs, fmt.Errorf("hop %d is a downgrade (%s → %s); allow downgrades explicitly to run it", i+1, prev, h.To))
+		case c < 0 && h.Strategy != Downgrade:
+			errs = append(errs, fmt.Errorf("hop %d is a downgrade (%s → %s) with strategy %s: a downgrade hop has strategy %s", i+1, prev, h.To, h.Strategy, Downgrade))
+		case c > 0 && h.Strategy == Downgrade:
+			errs = append(errs, fmt.Errorf("hop %d has strategy %s but goes up (%s → %s)", i+1, Downgrade, prev, h.To))
 		}
+		// A downgrade of more than one minor is etcd's to refuse, with its
+		// own message: the harness asks, and the refusal is the measurement.
 		if h.To.Minor > prev.Minor+1 {
 			errs = append(errs, fmt.Errorf("hop %d skips a minor version (%s → %s), which etcd does not support", i+1, prev, h.To))
+		}
+		switch {
+		case h.Members < 0:
+			errs = append(errs, fmt.Errorf("hop %d: %d members: a hop halted midway moves at least one", i+1, h.Members))
+		case h.Members > 0 && h.Strategy != InPlace && h.Strategy != Replace:
+			errs = append(errs, fmt.Errorf("hop %d (%s) is halted after %d members: only %s and %s hops can be halted midway", i+1, h.Strategy, h.Members, InPlace, Replace))
+		case h.Members > 0 && h.Members >= p.Size:
+			errs = append(errs, fmt.Errorf("hop %d is halted after %d of %d members: that is the whole hop, write %s", i+1, h.Members, p.Size, h.To))
 		}
 		prev = h.To
 	}
@@ -169,30 +240,56 @@ func (p Path) Validate() error {
 }
 
 // ParsePath reads a comma-separated version list ("3.5.19,3.5.21,3.6.4")
-// with one strategy for every hop.
+// with one strategy for every upgrade hop. A version lower than the one
+// before it is a downgrade hop ("3.5.21,3.6.5,3.5.21": up to 3.6.5 with the
+// strategy, then back with etcd's downgrade). VERSION/N halts that hop
+// after N members ("3.5.21,3.6.5/1,3.5.21": one member upgraded, then the
+// rollback).
 func ParsePath(versions string, strategy string, size int) (Path, error) {
 	st, err := ParseStrategy(strategy)
 	if err != nil {
 		return Path{}, err
 	}
-	var vs []etcdbin.Version
+	type step struct {
+		v etcdbin.Version
+		n int
+	}
+	var steps []step
 	for _, f := range strings.Split(versions, ",") {
 		f = strings.TrimSpace(f)
 		if f == "" {
 			continue
 		}
-		v, err := etcdbin.ParseVersion(f)
+		vs, ns, halted := strings.Cut(f, "/")
+		v, err := etcdbin.ParseVersion(vs)
 		if err != nil {
 			return Path{}, err
 		}
-		vs = append(vs, v)
+		s := step{v: v}
+		if halted {
+			n, err := strconv.Atoi(ns)
+			if err != nil || n < 1 {
+				return Path{}, fmt.Errorf("malformed hop %q: VERSION/N halts the hop after N members, N a positive number (e.g. 3.6.5/1)", f)
+			}
+			if len(steps) == 0 {
+				return Path{}, fmt.Errorf("malformed path: %q is the starting cluster, built whole; /N belongs to a hop", f)
+			}
+			s.n = n
+		}
+		steps = append(steps, s)
 	}
-	if len(vs) == 0 {
+	if len(steps) == 0 {
 		return Path{}, errors.New("empty path: give versions such as 3.5.19,3.5.21,3.6.4")
 	}
-	p := Path{From: vs[0], Size: size, Bootstrap: LearnerJoins}
-	for _, v := range vs[1:] {
-		p.Hops = append(p.Hops, Hop{To: v, Strategy: st})
+	p := Path{From: steps[0].v, Size: size, Bootstrap: LearnerJoins}
+	prev := p.From
+	for _, s := range steps[1:] {
+		hs := st
+		if s.v.Less(prev) {
+			hs = Downgrade
+		}
+		p.Hops = append(p.Hops, Hop{To: s.v, Strategy: hs, Members: s.n})
+		prev = s.v
 	}
 	return p, p.Validate()
 }

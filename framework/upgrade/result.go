@@ -38,6 +38,9 @@ type Step struct {
 	Name    string  `json:"name"`
 	Seconds float64 `json:"seconds"`
 	Error   string  `json:"error,omitempty"`
+	// Note is what the cluster answered a step that succeeded, where that
+	// is evidence (etcd's answer to a downgrade request).
+	Note string `json:"note,omitempty"`
 	// Substeps are the parts of the step the provider timed (kind: kind's
 	// create stages, kubeadm's phases, an etcd static pod's restart).
 	Substeps []Substep `json:"substeps,omitempty"`

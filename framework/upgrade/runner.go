@@ -275,17 +275,36 @@ func (r *runner) run(ctx context.Context) error {
 	if err := r.judge(ctx, "before upgrade", false); err != nil {
 		return err
 	}
+	prev := p.From
 	for i, h := range p.Hops {
 		r.hop = i + 1
-		hop := fmt.Sprintf("hop %d (%s → %s, %s)", i+1, r.currentVersion(), h.To, h.Strategy)
+		hop := fmt.Sprintf("hop %d (%s → %s, %s)", i+1, prev, h.To, h.Strategy)
+		if h.Members > 0 {
+			hop = fmt.Sprintf("hop %d (%s → %s, %s, halted after %d of %d members)", i+1, prev, h.To, h.Strategy, h.Members, p.Size)
+		}
+		prev = h.To
 		var err error
 		switch h.Strategy {
 		case InPlace:
-			err = r.inPlace(ctx, hop, h.To, "upgrade %s in place", r.cl.Upgrade)
+			err = r.inPlace(ctx, hop, h.To, "upgrade %s in place", limit(r.cl.Members(), h.Members), r.cl.Upgrade)
 		case KubeadmUpgrade:
 			err = r.kubeadmUpgrade(ctx, hop, h.To)
 		case Replace:
-			err = r.replace(ctx, hop, h.To)
+			err = r.replace(ctx, hop, h.To, h.Members)
+		case Downgrade:
+			err = r.downgrade(ctx, hop, h.To)
+		}
+		if err == nil && h.Strategy != Downgrade && h.Members == 0 && h.To.Minor >= 7 {
+			// A cluster runs 3.7 once its storage version is 3.7: from then on
+			// it keeps no v2store, which the checks after the hop measure.
+			name := fmt.Sprintf("%s: wait until every member reports storage version %s", hop, h.To.MinorString())
+			err = r.stepNote(ctx, name, func(ctx context.Context) (string, error) {
+				note, err := r.waitStorageVersion(ctx, h.To)
+				if err != nil {
+					return "", r.fail(name, err)
+				}
+				return note, nil
+			})
 		}
 		if err != nil {
 			return err
@@ -340,11 +359,20 @@ func (r *runner) build(ctx context.Context) error {
 	return nil
 }
 
+// limit returns the first n members, or all of them when n is 0: a hop
+// halted midway moves n.
+func limit(ms []cluster.Member, n int) []cluster.Member {
+	if n > 0 && n < len(ms) {
+		return ms[:n]
+	}
+	return ms
+}
+
 // inPlace upgrades members one at a time, in join order, as kubeadm upgrades
 // the first control-plane node and then the others. what describes the
 // upgrade of one member ("upgrade %s in place"), upgrade does it.
-func (r *runner) inPlace(ctx context.Context, hop string, to etcdbin.Version, what string, upgrade func(context.Context, cluster.Member, etcdbin.Version) error) error {
-	for _, m := range r.cl.Members() {
+func (r *runner) inPlace(ctx context.Context, hop string, to etcdbin.Version, what string, members []cluster.Member, upgrade func(context.Context, cluster.Member, etcdbin.Version) error) error {
+	for _, m := range members {
 		from := m.Version()
 		if err := r.inject(ctx, AtBeforeMemberUpgrade, m); err != nil {
 			return err
@@ -384,7 +412,7 @@ func (r *runner) kubeadmUpgrade(ctx context.Context, hop string, to etcdbin.Vers
 	if ms := r.cl.Members(); len(ms) > 0 {
 		first = ms[0].Name()
 	}
-	return r.inPlace(ctx, hop, to, "kubeadm upgrade %s to Kubernetes "+target+", etcd", func(ctx context.Context, m cluster.Member, v etcdbin.Version) error {
+	return r.inPlace(ctx, hop, to, "kubeadm upgrade %s to Kubernetes "+target+", etcd", r.cl.Members(), func(ctx context.Context, m cluster.Member, v etcdbin.Version) error {
 		return ku.KubeadmUpgrade(ctx, m, m.Name() == first, v)
 	})
 }
@@ -392,7 +420,8 @@ func (r *runner) kubeadmUpgrade(ctx context.Context, hop string, to etcdbin.Vers
 // replace adds a member at the target version and removes the oldest old
 // one, until none is left, as Cluster API's KubeadmControlPlane does. Before
 // removing the leader, leadership moves to the newest member, as KCP does.
-func (r *runner) replace(ctx context.Context, hop string, to etcdbin.Version) error {
+// With halt > 0 the rollout stops after that many old members are replaced.
+func (r *runner) replace(ctx context.Context, hop string, to etcdbin.Version, halt int) error {
 	old := r.cl.Members()
 	// Which member leads decides which data new members are sent (the
 	// leader sends the raft snapshot), so it is pinned rather than left to
@@ -407,7 +436,7 @@ func (r *runner) replace(ctx context.Context, hop string, to etcdbin.Version) er
 	}); err != nil {
 		return r.fail(hop+": move leadership to "+last.Name(), err)
 	}
-	for i, m := range old {
+	for i, m := range limit(old, halt) {
 		var added cluster.Member
 		if err := r.inject(ctx, AtBeforeJoin, nil); err != nil {
 			return err
@@ -556,7 +585,7 @@ func (r *runner) auditAll(ctx context.Context, stage string, final bool) error {
 			return &failure{step: "audit " + stage, hop: r.hop, err: fmt.Errorf("audit of %s: %s", m.Name(), rec.Error),
 				harness: "the audit after the last hop could not read a copy of " + m.Name() + "'s data, so the stores were not compared"}
 		}
-		if rec.Verdict != string(audit.VerdictConsistent) {
+		if !audit.Verdict(rec.Verdict).Sound() {
 			for _, d := range rec.Diffs {
 				r.res.Findings = append(r.res.Findings, Finding{Check: CheckAudit, Stage: stage, Text: m.Name() + ": " + d})
 			}
@@ -615,14 +644,6 @@ func (r *runner) auditCopy(ctx context.Context, stage string, m cluster.Member, 
 	return rec
 }
 
-func (r *runner) currentVersion() etcdbin.Version {
-	ms := r.cl.Members()
-	if len(ms) == 0 {
-		return etcdbin.Version{}
-	}
-	return ms[0].Version()
-}
-
 func (r *runner) announce(text string) {
 	if r.in.By != nil {
 		r.in.By(text)
@@ -632,15 +653,24 @@ func (r *runner) announce(text string) {
 
 // step runs one timed operation and records it.
 func (r *runner) step(ctx context.Context, name string, f func(ctx context.Context) error) error {
+	return r.stepNote(ctx, name, func(ctx context.Context) (string, error) { return "", f(ctx) })
+}
+
+// stepNote is step for an operation whose answer is worth recording even
+// when it succeeds (what etcd said to a downgrade request).
+func (r *runner) stepNote(ctx context.Context, name string, f func(ctx context.Context) (string, error)) error {
 	r.announce(name)
 	t := time.Now()
-	err := f(ctx)
-	s := Step{Name: name, Seconds: seconds(time.Since(t))}
+	note, err := f(ctx)
+	s := Step{Name: name, Seconds: seconds(time.Since(t)), Note: note}
 	if err != nil {
 		s.Error = err.Error()
 	}
 	s.Substeps = r.substeps(t)
 	r.res.Steps = append(r.res.Steps, s)
+	if note != "" {
+		fmt.Fprintf(r.in.Log, "          %s\n", note)
+	}
 	fmt.Fprintf(r.in.Log, "          done in %.1fs%s\n", s.Seconds, errSuffix(err))
 	return err
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"sort"
 
+	"github.com/coreos/go-semver/semver"
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
@@ -402,7 +403,15 @@ func (cn *conn) Status(ctx context.Context, endpoint string) (*clientv3.StatusRe
 		IsLearner:        c.isLearnerLocked(m.id),
 	}
 	if m.version.Minor >= 6 {
+		// etcd 3.6 reports its storage version and any downgrade; 3.5 has
+		// neither field.
+		c.settleDowngradeLocked()
 		resp.StorageVersion = m.version.MinorString() + ".0"
+		resp.DowngradeInfo = &pb.DowngradeInfo{}
+		if d := c.downgrade; d != nil {
+			resp.StorageVersion = d.String()
+			resp.DowngradeInfo = &pb.DowngradeInfo{Enabled: true, TargetVersion: d.String()}
+		}
 	}
 	if err := cn.finish(ctx, cl, nil); err != nil {
 		return nil, err
@@ -473,6 +482,67 @@ func (cn *conn) SnapshotWithVersion(context.Context) (*clientv3.SnapshotResponse
 
 func (cn *conn) Snapshot(context.Context) (io.ReadCloser, error) { return nil, errUnsupported }
 
-func (cn *conn) Downgrade(context.Context, clientv3.DowngradeAction, string) (*clientv3.DowngradeResponse, error) {
-	return nil, errUnsupported
+// Downgrade answers etcd 3.6's downgrade requests as its leader does: the
+// cluster version is the lowest minor a current member runs (or the
+// enabled downgrade's target), a downgrade may target only the minor below
+// it, and one already enabled refuses another. An enabled downgrade lowers
+// every member's storage version at once (see Status) and ends once every
+// member runs the target minor.
+func (cn *conn) Downgrade(ctx context.Context, action clientv3.DowngradeAction, version string) (*clientv3.DowngradeResponse, error) {
+	m, cl, err := cn.request(ctx, OpDowngrade, nil)
+	if err != nil {
+		return nil, err
+	}
+	c := cn.c
+	c.settleDowngradeLocked()
+	cv := c.clusterVersionLocked()
+	var resp *clientv3.DowngradeResponse
+	target, perr := semver.NewVersion(version + ".0")
+	switch {
+	case perr != nil:
+		err = rpctypes.ErrWrongDowngradeVersionFormat
+	case cv == nil || target.Major != cv.Major || target.Minor != cv.Minor-1:
+		err = rpctypes.ErrInvalidDowngradeTargetVersion
+	case c.downgrade != nil:
+		err = rpctypes.ErrDowngradeInProcess
+	default:
+		if action == clientv3.DowngradeEnable {
+			c.downgrade = target
+		}
+		resp = &clientv3.DowngradeResponse{Header: c.headerLocked(m), Version: fmt.Sprintf("%d.%d", cv.Major, cv.Minor)}
+	}
+	if err := cn.finish(ctx, cl, err); err != nil {
+		return nil, err
+	}
+	return resp, nil
+}
+
+// clusterVersionLocked is the cluster version etcd would decide: an
+// enabled downgrade's target, else the lowest minor of the current members.
+func (c *Cluster) clusterVersionLocked() *semver.Version {
+	if c.downgrade != nil {
+		return c.downgrade
+	}
+	var low *semver.Version
+	for _, m := range c.members {
+		v := &semver.Version{Major: int64(m.version.Major), Minor: int64(m.version.Minor)}
+		if low == nil || v.LessThan(*low) {
+			low = v
+		}
+	}
+	return low
+}
+
+// settleDowngradeLocked ends an enabled downgrade once every current
+// member runs its target minor, as etcd's leader cancels it.
+func (c *Cluster) settleDowngradeLocked() {
+	if c.downgrade == nil {
+		return
+	}
+	for _, m := range c.members {
+		if int64(m.version.Minor) != c.downgrade.Minor {
+			return
+		}
+	}
+	c.downgrade = nil
 }

@@ -24,6 +24,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/coreos/go-semver/semver"
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
@@ -59,6 +60,8 @@ type Cluster struct {
 	calls    map[Op]int
 	rules    []rule
 	clients  []context.Context // of every client handed out and not seen closed
+	// downgrade is the target of an enabled downgrade, nil when none is.
+	downgrade *semver.Version
 }
 
 var (

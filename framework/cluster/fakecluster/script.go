@@ -42,6 +42,7 @@ const (
 	OpMemberRemove  Op = "member-remove"
 	OpStatus        Op = "status"
 	OpMoveLeader    Op = "move-leader"
+	OpDowngrade     Op = "downgrade" // validate and enable
 )
 
 // When selects the calls of an operation a script applies to.
