@@ -37,9 +37,10 @@ func PatchRange(from, to Version) ([]Version, error) {
 const lookups = 4
 
 // Served asks the Go module proxy, version by version, whether it serves
-// go.etcd.io/etcd/server/v3 at each release from from to to. The proxy's
-// version list is partial (it lists what it has been asked for), so each
-// exact version is asked for. An error is returned only when the proxy
+// go.etcd.io/etcd/server/v3 whole (its .mod and .zip, as a build fetches
+// them) at each release from from to to. The proxy's version list is
+// partial (it lists what it has been asked for), so each exact version is
+// asked for. An error is returned only when the proxy
 // could not be asked at all (no answer in time).
 func (p *Provisioner) Served(ctx context.Context, from, to Version) ([]Availability, error) {
 	vs, err := PatchRange(from, to)
@@ -61,15 +62,14 @@ func (p *Provisioner) served(ctx context.Context, vs []Version) ([]Availability,
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			server, _ := v.modulePaths()
-			err := p.published(ctx, server, v.Tag())
-			var nf *notServedError
+			st, line, err := p.moduleState(ctx, server, v.Tag())
 			switch {
-			case err == nil:
-				out[i] = Availability{Version: v, Served: true}
-			case errors.As(err, &nf):
-				out[i] = Availability{Version: v, Why: nf.msg}
-			default:
+			case err != nil:
 				errs[i] = fmt.Errorf("etcd %s: %w", v, err)
+			case st == modNotServed:
+				out[i] = Availability{Version: v, Why: line}
+			default:
+				out[i] = Availability{Version: v, Served: true}
 			}
 		}()
 	}

@@ -71,3 +71,54 @@ func TestSumdbUnknown(t *testing.T) {
 		t.Errorf("noSumDBEnv(nil) = %v", got)
 	}
 }
+
+func TestParseRange(t *testing.T) {
+	from, to, err := ParseRange("3.5.15..3.5.35")
+	if err != nil || from.String() != "3.5.15" || to.String() != "3.5.35" {
+		t.Errorf("ParseRange = %s, %s, %v", from, to, err)
+	}
+	for _, in := range []string{"3.5.15", "3.5.15..3.6.1", "3.5.x..3.5.20", "3.5.20..3.5.1"} {
+		if _, _, err := ParseRange(in); err == nil {
+			t.Errorf("ParseRange(%q) accepted", in)
+		}
+	}
+}
+
+// The proxy's answers as measured on 2026-11-30 (modules.go).
+func TestClassifyDownload(t *testing.T) {
+	for msg, want := range map[string]moduleState{
+		"": modOK,
+		"go.etcd.io/etcd/server/v3@v3.5.25: reading https://proxy.golang.org/go.etcd.io/etcd/server/v3/@v/v3.5.25.zip: 403 Forbidden\n\tserver response: This module version is not available.":                           modNotServed,
+		"go.etcd.io/etcd/etcdctl/v3@v3.5.22: reading https://proxy.golang.org/go.etcd.io/etcd/etcdctl/v3/@v/v3.5.22.info: 403 Forbidden":                                                                                  modNotServed,
+		"go.etcd.io/etcd/etcdutl/v3@v3.5.20: verifying go.mod: go.etcd.io/etcd/etcdutl/v3@v3.5.20/go.mod: reading https://proxy.golang.org/sumdb/sum.golang.org/lookup/go.etcd.io/etcd/etcdutl/v3@v3.5.20: 404 Not Found": modSumDBUnknown,
+		"verifying go.etcd.io/etcd/etcdutl/v3@v3.5.20/go.mod: checksum mismatch\nSECURITY ERROR":                                                                                                                          "",
+		"dial tcp: lookup proxy.golang.org: no such host": "",
+	} {
+		if got := classifyDownload(msg); got != want {
+			t.Errorf("classifyDownload(%q) = %q, want %q", msg, got, want)
+		}
+	}
+}
+
+// A release whose etcdctl the proxy lacks builds the nearest earlier
+// etcdctl, which links etcdutl at its own version unless that is missing too.
+func TestGoModWithAnEarlierEtcdctl(t *testing.T) {
+	v := MustParseVersion("3.5.22")
+	mod := goModWith(v, buildPlan{etcdctl: choice{version: "v3.5.21"}, etcdutl: choice{version: "v3.5.21"}})
+	for _, want := range []string{"go.etcd.io/etcd/server/v3 v3.5.22", "go.etcd.io/etcd/etcdctl/v3 v3.5.21"} {
+		if !strings.Contains(mod, want) {
+			t.Errorf("go.mod lacks %q:\n%s", want, mod)
+		}
+	}
+	if strings.Contains(mod, "replace") {
+		t.Errorf("replace written though etcdutl is at etcdctl's version:\n%s", mod)
+	}
+	mod = goModWith(MustParseVersion("3.5.31"), buildPlan{etcdctl: choice{version: "v3.5.27"}, etcdutl: choice{version: "v3.5.24"}})
+	if !strings.Contains(mod, "replace go.etcd.io/etcd/etcdutl/v3 v3.5.27 => go.etcd.io/etcd/etcdutl/v3 v3.5.24") {
+		t.Errorf("etcdutl not replaced at etcdctl's version:\n%s", mod)
+	}
+	b := buildPlan{server: choice{module: "s", state: modOK}, etcdctl: choice{module: "c", state: modSumDBUnknown}, etcdutl: choice{module: "u", state: modSumDBUnknown}}
+	if got := b.noSumDB(); len(got) != 2 || got[0] != "c" || got[1] != "u" {
+		t.Errorf("noSumDB = %v", got)
+	}
+}
