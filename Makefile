@@ -16,7 +16,7 @@ FAST_TIMEOUT ?= 1h
 # Flags for the suite itself (after --), e.g. E2E_ARGS="-path=3.5.19,3.5.21,3.6.4 -strategy=replace -keep".
 E2E_ARGS ?=
 
-.PHONY: all test unit e2e e2e-fast e2e-kind-fast node-image etcd lint clean bench-etcd stress bench-matrix
+.PHONY: all test unit e2e e2e-fast e2e-kind-fast node-image etcd lint clean bench-etcd stress bench-matrix bench-kind bench-report
 
 all: lint test
 
@@ -67,6 +67,22 @@ bench-matrix:
 	@start=$$(date +%s); $(GINKGO) $(GINKGO_ARGS) --label-filter='process' --output-dir=$(ARTIFACTS)/bench ./e2e -- -provider=process -artifacts=$(ARTIFACTS)/bench > $(ARTIFACTS)/bench.log 2>&1; \
 	  echo "whole matrix: $$(( $$(date +%s) - start ))s (exit $$?)"
 	$(GO) run ./cmd/matrix-summary $(ARTIFACTS)/bench/matrix.json || true
+
+## bench-kind: run BENCH_KIND_PATHS on kind (default one in-place and one replacement path; the
+## first step of each creates the HA cluster), then print per-step and per-path figures, with the
+## parts the kind provider times (kind's create stages, kubeadm's phases, static pod restarts).
+## Figures only, no timed assertion. The run's output goes to $(ARTIFACTS)/bench-kind.log.
+BENCH_KIND_PATHS ?= 3.5.21-to-3.6.5-in-place 3.5.21-to-3.6.5-replace
+bench-kind:
+	@mkdir -p $(ARTIFACTS)/bench-kind; rm -rf $(ARTIFACTS)/bench-kind/*; start=$$(date +%s); \
+	  $(GINKGO) -v --timeout=$(GINKGO_TIMEOUT) $(foreach p,$(BENCH_KIND_PATHS),--focus=' $(subst .,\.,$(p)) \[kind\]$$') ./e2e -- -provider=kind -artifacts=$(ARTIFACTS)/bench-kind -junit= $(E2E_ARGS) > $(ARTIFACTS)/bench-kind.log 2>&1; \
+	  rc=$$?; echo "bench-kind: $(words $(BENCH_KIND_PATHS)) paths in $$(( $$(date +%s) - start ))s, ginkgo exit $$rc (log: $(ARTIFACTS)/bench-kind.log)"
+	$(GO) run ./cmd/bench-report -v $(ARTIFACTS)/bench-kind
+
+## bench-report: the same figures from the result.json files of any run under ARTIFACTS
+## (e.g. make bench-report ARTIFACTS=/tmp/kindfull).
+bench-report:
+	$(GO) run ./cmd/bench-report $(if $(V),-v) $(ARTIFACTS)
 
 ## etcd: provision every etcd version the scenarios use (VERSIONS="3.5.17 3.6.5" for others).
 etcd:
