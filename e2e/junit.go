@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 
 	"github.com/onsi/ginkgo/v2/reporters"
@@ -107,7 +108,7 @@ func buildJUnit(in junitInput) (junitSuites, error) {
 	r := in.Report
 	var specs []types.SpecReport
 	for _, s := range r.SpecReports {
-		if keepInJUnit(s) {
+		if keepInJUnit(s, r.SuiteConfig) {
 			specs = append(specs, s)
 		}
 	}
@@ -151,6 +152,9 @@ func buildJUnit(in junitInput) (junitSuites, error) {
 			Name: junitCaseName(specs[i]), Classname: tc.Classname, Status: tc.Status, Time: tc.Time,
 			Skipped: tc.Skipped, Error: tc.Error, Failure: tc.Failure, SystemOut: tc.SystemOut, SystemErr: tc.SystemErr,
 		}
+		if neverRun(specs[i]) && c.Skipped != nil {
+			c.Skipped.Message = "skipped - not run: the suite was interrupted or ran out of its time (--timeout) before it"
+		}
 		rows := specRows(specs[i])
 		ran = append(ran, rows...)
 		if props := in.pathProperties(specs[i], rows); len(props) > 0 {
@@ -181,14 +185,45 @@ func buildJUnit(in junitInput) (junitSuites, error) {
 }
 
 // keepInJUnit leaves out what is not a test of this run: setup nodes that
-// passed, and specs the label filter (or -scenario) did not select, which
-// ginkgo reports as skipped without ever trying them. A spec skipped for a
-// reason (Skip, an interrupted suite) stays.
-func keepInJUnit(s types.SpecReport) bool {
+// passed, and specs the label filter or focus did not select, which ginkgo
+// reports as skipped without ever trying them. A spec skipped for a reason
+// (Skip) stays, and so does a selected spec the suite never reached
+// (interrupted, or out of its --timeout).
+func keepInJUnit(s types.SpecReport, cfg types.SuiteConfig) bool {
 	if s.LeafNodeType != types.NodeTypeIt {
 		return s.State.Is(types.SpecStateFailureStates)
 	}
-	return !(s.State == types.SpecStateSkipped && s.NumAttempts == 0 && s.Failure.Message == "")
+	return !neverRun(s) || selected(s, cfg)
+}
+
+// neverRun says ginkgo skipped a spec without trying it and without a
+// reason: not selected, or not reached.
+func neverRun(s types.SpecReport) bool {
+	return s.State == types.SpecStateSkipped && s.NumAttempts == 0 && s.Failure.Message == ""
+}
+
+// selected applies the run's label filter, focus and skip patterns to a
+// spec, as ginkgo does.
+func selected(s types.SpecReport, cfg types.SuiteConfig) bool {
+	if cfg.LabelFilter != "" {
+		if f, err := types.ParseLabelFilter(cfg.LabelFilter); err == nil && !f(s.Labels()) {
+			return false
+		}
+	}
+	text := s.FullText()
+	if len(cfg.FocusStrings) > 0 {
+		re, err := regexp.Compile(strings.Join(cfg.FocusStrings, "|"))
+		if err == nil && !re.MatchString(text) {
+			return false
+		}
+	}
+	if len(cfg.SkipStrings) > 0 {
+		re, err := regexp.Compile(strings.Join(cfg.SkipStrings, "|"))
+		if err == nil && re.MatchString(text) {
+			return false
+		}
+	}
+	return true
 }
 
 // junitCaseName is a spec's stable name: "<scenario> [<provider>]" for a

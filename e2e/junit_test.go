@@ -62,7 +62,11 @@ func TestJUnit(t *testing.T) {
 			withRow(failed, bad, false),
 			withRow(pathSpec(passing, "kind", types.SpecStatePassed, "kind", "in-place", "risk"), good, true),
 			// Not selected by the label filter: not a test of this run.
-			{ContainerHierarchyTexts: []string{upgradePathsText}, LeafNodeType: types.NodeTypeIt, LeafNodeText: pathSpecText("3.5.17-to-3.6.5-in-place", "kind"), State: types.SpecStateSkipped},
+			{ContainerHierarchyTexts: []string{upgradePathsText}, LeafNodeType: types.NodeTypeIt, LeafNodeText: pathSpecText("3.5.17-to-3.6.5-in-place", "kind"),
+				LeafNodeLabels: []string{"kind", "in-place", "risk"}, State: types.SpecStateSkipped},
+			// Selected, but the suite ran out of its time before it: stays.
+			{ContainerHierarchyTexts: []string{upgradePathsText}, LeafNodeType: types.NodeTypeIt, LeafNodeText: pathSpecText("3.5.21-to-3.6.5-replace", "kind"),
+				LeafNodeLabels: []string{"kind", "replace", "risk", "fast"}, State: types.SpecStateSkipped},
 			// Skipped for a reason: stays, under its own text.
 			{ContainerHierarchyTexts: []string{"kind node image without a registry"}, LeafNodeType: types.NodeTypeIt, LeafNodeText: "creates an HA cluster",
 				LeafNodeLabels: []string{"kind", "node-image"}, State: types.SpecStateSkipped, NumAttempts: 1, Failure: types.Failure{Message: "kind: no Docker"}},
@@ -80,11 +84,11 @@ func TestJUnit(t *testing.T) {
 	for _, c := range cases {
 		names = append(names, c.Name)
 	}
-	want := []string{failing + " [kind]", passing + " [kind]", "kind node image without a registry creates an HA cluster", matrixCaseName}
+	want := []string{failing + " [kind]", passing + " [kind]", "3.5.21-to-3.6.5-replace [kind]", "kind node image without a registry creates an HA cluster", matrixCaseName}
 	if strings.Join(names, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("case names:\n%s\nwant:\n%s", strings.Join(names, "\n"), strings.Join(want, "\n"))
 	}
-	if doc.Tests != 4 || doc.Failures != 2 || doc.Suites[0].Skipped != 1 {
+	if doc.Tests != 5 || doc.Failures != 2 || doc.Suites[0].Skipped != 2 {
 		t.Errorf("counts: tests %d failures %d skipped %d", doc.Tests, doc.Failures, doc.Suites[0].Skipped)
 	}
 
@@ -107,10 +111,13 @@ func TestJUnit(t *testing.T) {
 	if p := cases[1]; p.Failure != nil || p.property("measured.verdict") != "consistent" || p.property("measured.as-expected") != "true" || p.SystemErr != "" {
 		t.Errorf("passed case (row from another process): %+v", p)
 	}
-	if s := cases[2]; s.Skipped == nil || !strings.Contains(s.Skipped.Message, "kind: no Docker") || s.Properties != nil {
+	if s := cases[2]; s.Skipped == nil || !strings.Contains(s.Skipped.Message, "not run") || s.property("expected.verdict") != "consistent" {
+		t.Errorf("case never reached: %+v", s)
+	}
+	if s := cases[3]; s.Skipped == nil || !strings.Contains(s.Skipped.Message, "kind: no Docker") || s.Properties != nil {
 		t.Errorf("skipped node image case: %+v", s)
 	}
-	m := cases[3]
+	m := cases[4]
 	if m.Failure == nil || !strings.Contains(m.Failure.Message, "1 of 2 paths") || !strings.Contains(m.Failure.Message, failing+" [kind]") {
 		t.Errorf("matrix case failure: %+v", m.Failure)
 	}
@@ -147,7 +154,7 @@ func TestJUnit(t *testing.T) {
 	if c0.Name != failing+" [kind]" || c0.Failure == nil || len(c0.Properties.List) < 10 {
 		t.Errorf("read back: %+v", c0)
 	}
-	if out := back.Suites[0].Cases[3].Output; out == nil || !strings.Contains(*out, passing) {
+	if out := back.Suites[0].Cases[4].Output; out == nil || !strings.Contains(*out, passing) {
 		t.Errorf("matrix output not read back")
 	}
 }
