@@ -7,6 +7,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -59,10 +60,16 @@ func main() {
 	}
 }
 
-// printProvisioned prints one line per version and says whether all worked.
+// printProvisioned prints one line per version and says whether all worked;
+// a release the proxy does not serve whole is reported, not a failure.
 func printProvisioned(res []etcdbin.Provisioned) bool {
 	ok := true
 	for _, r := range res {
+		var ns *etcdbin.NotServedError
+		if errors.As(r.Err, &ns) {
+			fmt.Printf("etcd %-8s not served whole by the Go module proxy: it refuses %s\n", r.Version, ns.Module)
+			continue
+		}
 		if r.Err != nil {
 			fmt.Fprintln(os.Stderr, r.Err)
 			fmt.Printf("etcd %-8s FAILED %8s  %s\n", r.Version, r.Took.Round(time.Millisecond), firstLine(r.Err.Error()))

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 
@@ -53,7 +54,8 @@ func (p *Provisioner) buildTo(ctx context.Context, v Version, out string) error 
 	if err != nil {
 		return err
 	}
-	env := noSumDBEnv(plan.noSumDB())
+	noSumDB := plan.noSumDB()
+	env := noSumDBEnv(noSumDB)
 	if err := os.WriteFile(filepath.Join(work, "go.mod"), []byte(goModWith(v, plan)), 0o644); err != nil {
 		return err
 	}
@@ -68,12 +70,62 @@ func (p *Provisioner) buildTo(ctx context.Context, v Version, out string) error 
 	}
 	for _, args := range steps {
 		start := time.Now()
-		if err := p.goRun(ctx, work, env, args...); err != nil {
-			return err
+		for {
+			err := p.goRun(ctx, work, env, args...)
+			if err == nil {
+				break
+			}
+			// A sibling etcd module (pkg, api, client, raft) of the release
+			// may be unknown to the checksum database too: it is let
+			// through by name, as etcdctl and etcdutl are; anything else
+			// fails the build.
+			if m := refusedEtcdRE.FindStringSubmatch(err.Error()); m != nil {
+				return &NotServedError{Version: v, Module: m[1], Line: m[0]}
+			}
+			mod, ok := unknownEtcdModule(err.Error())
+			if !ok || len(env) > 0 && strings.Contains(env[0], mod) {
+				return err
+			}
+			p.logf("etcd %s: %s is unknown to the checksum database; the build turns it off for that module alone (GONOSUMDB)", v, mod)
+			noSumDB = append(noSumDB, mod)
+			env = noSumDBEnv(noSumDB)
 		}
 		p.logf("etcd %s:   go %s (%s)", v, strings.Join(args[:1], " "), since(start))
 	}
 	return nil
+}
+
+// refusedEtcdRE finds an etcd module of the release the proxy refuses.
+var refusedEtcdRE = regexp.MustCompile(`(go\.etcd\.io/etcd/[^\s@:]+@v[^\s:]+): reading \S+: (?:403 Forbidden|404 Not Found|410 Gone)`)
+
+// NotServedError says a release cannot be built because the proxy refuses
+// one of its modules (measured: raft/v3@v3.5.31's zip answers 403 while
+// server/v3@v3.5.31 is served).
+type NotServedError struct {
+	Version Version
+	Module  string
+	Line    string
+}
+
+func (e *NotServedError) Error() string {
+	return fmt.Sprintf("etcd %s is not served whole by the Go module proxy: it refuses %s (%s)", e.Version, e.Module, e.Line)
+}
+
+// unknownEtcdRE finds the module of a go command's "unknown to the
+// checksum database" error.
+var unknownEtcdRE = regexp.MustCompile(`(go\.etcd\.io/etcd/[^\s@:]+)@v[^\s:]+: verifying (?:go\.mod|module)`)
+
+// unknownEtcdModule names the etcd module a go command error says the
+// checksum database does not know; only etcd's own modules qualify.
+func unknownEtcdModule(msg string) (string, bool) {
+	if !sumdbUnknown(msg) {
+		return "", false
+	}
+	m := unknownEtcdRE.FindStringSubmatch(msg)
+	if m == nil {
+		return "", false
+	}
+	return m[1], true
 }
 
 func (p *Provisioner) goRun(ctx context.Context, dir string, env []string, args ...string) error {

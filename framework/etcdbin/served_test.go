@@ -122,3 +122,31 @@ func TestGoModWithAnEarlierEtcdctl(t *testing.T) {
 		t.Errorf("noSumDB = %v", got)
 	}
 }
+
+func TestUnknownEtcdModule(t *testing.T) {
+	// measured 2026-11-30, building 3.5.27
+	msg := "go mod tidy -e: exit status 1\ngo.etcd.io/etcd/pkg/v3@v3.5.27: verifying module: go.etcd.io/etcd/pkg/v3@v3.5.27: reading https://proxy.golang.org/sumdb/sum.golang.org/lookup/go.etcd.io/etcd/pkg/v3@v3.5.27: 404 Not Found"
+	if mod, ok := unknownEtcdModule(msg); !ok || mod != "go.etcd.io/etcd/pkg/v3" {
+		t.Errorf("unknownEtcdModule = %q, %v", mod, ok)
+	}
+	// Only etcd's own modules are let through.
+	other := "golang.org/x/net@v0.1.0: verifying module: golang.org/x/net@v0.1.0: reading https://proxy.golang.org/sumdb/sum.golang.org/lookup/golang.org/x/net@v0.1.0: 404 Not Found"
+	if _, ok := unknownEtcdModule(other); ok {
+		t.Error("a third-party module let through")
+	}
+	if _, ok := unknownEtcdModule("go.etcd.io/etcd/pkg/v3@v3.5.27: verifying module: checksum mismatch\nSECURITY ERROR"); ok {
+		t.Error("a checksum mismatch let through")
+	}
+}
+
+func TestRefusedEtcdModule(t *testing.T) {
+	// measured 2026-11-30, building 3.5.31
+	msg := "/root/go/pkg/mod/go.etcd.io/etcd/server/v3@v3.5.31/etcdserver/raft.go:31:2: go.etcd.io/etcd/raft/v3@v3.5.31: reading https://proxy.golang.org/go.etcd.io/etcd/raft/v3/@v/v3.5.31.zip: 403 Forbidden"
+	m := refusedEtcdRE.FindStringSubmatch(msg)
+	if m == nil || m[1] != "go.etcd.io/etcd/raft/v3@v3.5.31" {
+		t.Errorf("refusedEtcdRE = %q", m)
+	}
+	if refusedEtcdRE.MatchString("golang.org/x/net@v0.1.0: reading https://proxy.golang.org/golang.org/x/net/@v/v0.1.0.zip: 403 Forbidden") {
+		t.Error("a third-party module's refusal counted as the release's")
+	}
+}
