@@ -16,7 +16,7 @@ FAST_TIMEOUT ?= 1h
 # Flags for the suite itself (after --), e.g. E2E_ARGS="-path=3.5.19,3.5.21,3.6.4 -strategy=replace -keep".
 E2E_ARGS ?=
 
-.PHONY: all test unit e2e e2e-fast e2e-kind-fast node-image etcd lint clean bench-etcd stress bench-matrix bench-kind bench-report
+.PHONY: all test unit e2e e2e-fast e2e-kind-fast node-image etcd lint clean bench-etcd stress bench-matrix qualify bench-kind bench-report
 
 all: lint test
 
@@ -87,6 +87,15 @@ bench-report:
 ## etcd: provision every etcd version the scenarios use (VERSIONS="3.5.17 3.6.5" for others).
 etcd:
 	$(GO) run ./cmd/etcd-binaries $(VERSIONS)
+
+## qualify: every known etcd 3.5 → 3.6 risk (scenarios/risks.go) bisected, on the process
+## provider, for the first release where it stops reproducing, and every Kubernetes 1.33.z → 1.34.z
+## upgrade judged by kubeadm's etcd pins; CANDIDATE=3.5.x (or 3.6.x) runs that release in every
+## risk's path and prints go / no-go. Reports: $(ARTIFACTS)/qualify.md, qualify.json, heatmap.html.
+## QUALIFY_ARGS passes flags, e.g. QUALIFY_ARGS="-risks=20793 -range35=3.5.20..3.5.25 -targets=3.6.5 -j=2".
+QUALIFY_ARGS ?=
+qualify:
+	$(GO) run ./cmd/qualify -artifacts=$(ARTIFACTS) $(if $(CANDIDATE),-candidate=$(CANDIDATE),) $(QUALIFY_ARGS)
 
 ## bench-etcd: cold and warm provisioning time of one version (VERSION=3.5.17).
 bench-etcd:

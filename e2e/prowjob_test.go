@@ -268,6 +268,21 @@ func TestProwJobsLoad(t *testing.T) {
 			return
 		}
 
+		if strings.HasPrefix(cmd, "make qualify") {
+			// The qualification job (cmd/qualify) bounds itself with -timeout.
+			if !strings.Contains(string(makefile), "\nqualify:") {
+				t.Errorf("%s: runs make qualify, which the Makefile lacks", j.Name)
+			}
+			m := regexp.MustCompile(`-timeout=(\S+)`).FindStringSubmatch(c.makeVar("QUALIFY_ARGS"))
+			if m == nil {
+				t.Errorf("%s: QUALIFY_ARGS %q sets no -timeout: Prow, not qualify, would stop it and no report would be written", j.Name, c.makeVar("QUALIFY_ARGS"))
+				return
+			}
+			if d, err := time.ParseDuration(m[1]); err != nil || d+decorationReserve > decoration {
+				t.Errorf("%s: qualify's -timeout %s is not %s below the decoration timeout %s", j.Name, m[1], decorationReserve, decoration)
+			}
+			return
+		}
 		if !strings.HasPrefix(cmd, "make e2e") && !strings.HasPrefix(cmd, "wrapper.sh make e2e") {
 			t.Errorf("%s: runs %q, not the make e2e target", j.Name, cmd)
 		}
