@@ -316,7 +316,11 @@ func printSummary(rep *qualify.Report, dir string) {
 			fmt.Printf("  etcd %d (%s, %s, target %s): %s%s\n", r.Issue, r.Role, r.Strategy, r.Target, r.Outcome, line(r.Probe))
 		}
 		for _, s := range c.Skipped {
-			fmt.Printf("  not run: %s\n", s)
+			if strings.HasPrefix(s, "NO-GO") {
+				fmt.Printf("  %s\n", s)
+			} else {
+				fmt.Printf("  not run: %s\n", s)
+			}
 		}
 	}
 	for _, rr := range rep.Risks {

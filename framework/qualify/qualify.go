@@ -236,17 +236,22 @@ type CandidateResult struct {
 // Candidate runs every risk with a path, with the candidate in the risk's
 // open role (a 3.5 candidate as the starting version and as the
 // intermediate hop, against each 3.6 target; a 3.6 candidate as the
-// target), and says go when no run shows a risk or another failure. A risk
-// whose role the candidate cannot take (a 3.5 release in a 3.6-side risk)
-// is left out, and says why.
+// target), and says go when no run shows a risk or another failure and no
+// risk the harness cannot run is, upstream, fixed only after the
+// candidate. A risk whose role the candidate cannot take (a 3.5 release in a
+// 3.6-side risk) is left out, and says why. The second result lists the
+// blockers first, then what was not run.
 func Candidate(ctx context.Context, plan Plan, runner *Runner, c etcdbin.Version) ([]CandidateResult, []string, bool) {
 	var out []CandidateResult
-	var skipped []string
+	var skipped, blockers []string
 	var mu sync.Mutex
 	var cases []riskCase
 	for i, r := range plan.Risks {
 		if r.Template == nil {
 			skipped = append(skipped, fmt.Sprintf("etcd %d: %s (no path: %s)", r.Issue, r.Status, firstSentence(r.Evidence)))
+			if b := unmeasuredBlocker(r, c); b != "" {
+				blockers = append(blockers, b)
+			}
 			continue
 		}
 		if (r.Role == scenarios.RoleTarget) != (c.Minor == 6) {
@@ -272,11 +277,25 @@ func Candidate(ctx context.Context, plan Plan, runner *Runner, c etcdbin.Version
 		}
 		return x.Target < y.Target
 	})
-	ok := len(out) > 0
+	ok := len(out) > 0 && len(blockers) == 0
 	for _, r := range out {
 		ok = ok && r.Go
 	}
-	return out, skipped, ok
+	return out, append(blockers, skipped...), ok
+}
+
+// unmeasuredBlocker: a risk the harness cannot run whose upstream fix comes
+// after the candidate (same minor) makes the candidate no-go: nothing here
+// shows the candidate safe from it.
+func unmeasuredBlocker(r scenarios.Risk, c etcdbin.Version) string {
+	if r.UpstreamFirstGood == "" {
+		return ""
+	}
+	fix := etcdbin.MustParseVersion(r.UpstreamFirstGood)
+	if fix.Minor != c.Minor || !c.Less(fix) {
+		return ""
+	}
+	return fmt.Sprintf("NO-GO: etcd %d (%s) cannot be run here and upstream says it is fixed only in %s, after %s", r.Issue, r.Title, fix, c)
 }
 
 func firstSentence(s string) string {

@@ -149,7 +149,10 @@ func (r *Report) Markdown(dir string) string {
 			fmt.Fprintf(&b, "| etcd %d | %s | %s | %s | %s |\n", x.Issue, x.Role, x.Strategy, x.Target, probeCell(dir, &p))
 		}
 		for _, s := range c.Skipped {
-			fmt.Fprintf(&b, "\nnot run: %s\n", s)
+			if !strings.HasPrefix(s, "NO-GO") {
+				s = "not run: " + s
+			}
+			fmt.Fprintf(&b, "\n%s\n", s)
 		}
 		b.WriteString("\n")
 	}

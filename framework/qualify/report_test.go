@@ -137,3 +137,16 @@ func TestShortLine(t *testing.T) {
 		t.Errorf("ShortLine =\n%s\nwant\n%s", got, want)
 	}
 }
+
+func TestUnmeasuredBlocker(t *testing.T) {
+	z, _ := scenarios.FindRisk(20967)
+	if b := unmeasuredBlocker(z, etcdbin.MustParseVersion("3.5.24")); !strings.Contains(b, "NO-GO") {
+		t.Errorf("3.5.24 before the zombie fix: %q", b)
+	}
+	if b := unmeasuredBlocker(z, etcdbin.MustParseVersion("3.5.27")); b != "" {
+		t.Errorf("3.5.27 after the zombie fix: %q", b)
+	}
+	if b := unmeasuredBlocker(z, etcdbin.MustParseVersion("3.6.5")); b != "" {
+		t.Errorf("a 3.6 candidate blocked by a 3.5 fix: %q", b)
+	}
+}
