@@ -43,6 +43,23 @@ func (r *runner) downgrade(ctx context.Context, hop string, to etcdbin.Version) 
 			atTarget = append(atTarget, fmt.Sprintf("%s runs %s", m.Name(), v))
 		}
 	}
+	if len(atTarget) == 0 {
+		// etcd enables a downgrade from the cluster version only, which the
+		// leader raises a few seconds after the last member of an upgrade
+		// restarted: an operator checks the cluster runs the new minor before
+		// rolling it back, and so does the hop.
+		from := r.cl.Members()[0].Version()
+		name := fmt.Sprintf("%s: wait until every member reports storage version %s (the cluster version a downgrade starts from)", hop, from.MinorString())
+		if err := r.stepNote(ctx, name, func(ctx context.Context) (string, error) {
+			note, err := r.waitStorageVersion(ctx, from)
+			if err != nil {
+				return "", r.fail(name, err)
+			}
+			return note, nil
+		}); err != nil {
+			return err
+		}
+	}
 	enable := true
 	name := fmt.Sprintf("%s: etcdctl downgrade validate %s", hop, target)
 	if err := r.stepNote(ctx, name, func(ctx context.Context) (string, error) {
@@ -52,7 +69,7 @@ func (r *runner) downgrade(ctx context.Context, hop string, to etcdbin.Version) 
 			return fmt.Sprintf("etcd API: cluster version %s, a downgrade to %s is valid", resp.Version, target), nil
 		case len(atTarget) > 0 && etcdops.Is(err, rpctypes.ErrInvalidDowngradeTargetVersion):
 			enable = false
-			return fmt.Sprintf("etcd API: %v: the cluster version is still %s (%s), so there is no downgrade to enable; the members on a newer minor restart on %s directly",
+			return fmt.Sprintf("etcd API: %v: the cluster version is still %s (%s), so there is no downgrade to enable; the members not at %s restart on it directly",
 				etcdops.ShortErr(err), target, strings.Join(atTarget, ", "), to), nil
 		default:
 			return "", r.fail(name, err)
@@ -127,9 +144,10 @@ func (r *runner) waitDowngradeReported(ctx context.Context, to etcdbin.Version) 
 }
 
 // waitStorageVersion asks every member for its status until each reports
-// storage version to's minor: after a hop to etcd 3.7, the point from which
-// the cluster runs 3.7 and keeps no v2store. It returns what each member
-// said.
+// storage version to's minor, which follows the cluster version: after a
+// hop to etcd 3.7, the point from which the cluster runs 3.7 and keeps no
+// v2store; before a downgrade, the cluster version it starts from. It
+// returns what each member said.
 func (r *runner) waitStorageVersion(ctx context.Context, to etcdbin.Version) (string, error) {
 	return r.waitStatuses(ctx, "storage version "+to.MinorString(), func(s versionStatus) bool {
 		return sameMinor(s.storage, to)
