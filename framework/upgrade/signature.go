@@ -21,6 +21,10 @@ type Signature struct {
 	// Check is the check that finds the inconsistency (inconsistent):
 	// membership, keys or audit.
 	Check string `json:"check,omitempty"`
+	// Stage, when set, matches the stage of the finding (inconsistent),
+	// e.g. `^after hop 2` for what is still wrong after a rollback, where
+	// the hop before it found something too.
+	Stage string `json:"stage,omitempty"`
 	// Source, when set, matches where the line comes from: `log$` for a
 	// member's own log, `^etcd API` for the answer to a request, `^kubeadm`
 	// for kubeadm relaying one.
@@ -40,6 +44,9 @@ func (s Signature) String() string {
 	if s.Check != "" {
 		parts = append(parts, s.Check+" check")
 	}
+	if s.Stage != "" {
+		parts = append(parts, "stage ~ "+s.Stage)
+	}
 	if s.Source != "" {
 		parts = append(parts, "source ~ "+s.Source)
 	}
@@ -54,7 +61,7 @@ func (s Signature) String() string {
 // validate checks that s can identify a run of verdict v.
 func (s Signature) validate(v Verdict) error {
 	var errs []error
-	for _, p := range []struct{ name, re string }{{"step", s.Step}, {"source", s.Source}, {"line", s.Line}} {
+	for _, p := range []struct{ name, re string }{{"step", s.Step}, {"source", s.Source}, {"stage", s.Stage}, {"line", s.Line}} {
 		if _, err := regexp.Compile(p.re); err != nil {
 			errs = append(errs, fmt.Errorf("%s pattern: %w", p.name, err))
 		}
@@ -67,8 +74,8 @@ func (s Signature) validate(v Verdict) error {
 		if s.Step == "" {
 			errs = append(errs, errors.New("an upgrade-failed signature names the failing step"))
 		}
-		if s.Check != "" {
-			errs = append(errs, errors.New("an upgrade-failed signature names no check"))
+		if s.Check != "" || s.Stage != "" {
+			errs = append(errs, errors.New("an upgrade-failed signature names no check or stage"))
 		}
 	case Inconsistent:
 		if !slices.Contains(Checks, s.Check) {
@@ -98,9 +105,9 @@ func (s Signature) matches(r Result) bool {
 			}
 		}
 	case Inconsistent:
-		line := regexp.MustCompile(s.Line)
+		line, stage := regexp.MustCompile(s.Line), regexp.MustCompile(s.Stage)
 		for _, fd := range r.Findings {
-			if fd.Check == s.Check && line.MatchString(fd.Text) {
+			if fd.Check == s.Check && stage.MatchString(fd.Stage) && line.MatchString(fd.Text) {
 				return true
 			}
 		}

@@ -953,6 +953,9 @@ func TestExpectedMatch(t *testing.T) {
 		{"the expected check", upgrade.Expected{Verdict: upgrade.Inconsistent, Signatures: []upgrade.Signature{{Check: upgrade.CheckKeys, Line: `keys lost`}}}, inconsistent, ""},
 		{"another check", upgrade.Expected{Verdict: upgrade.Inconsistent, Signatures: []upgrade.Signature{{Check: upgrade.CheckMembership, Line: `keys lost`}}}, inconsistent, "for another reason"},
 		{"another finding", upgrade.Expected{Verdict: upgrade.Inconsistent, Signatures: []upgrade.Signature{{Check: upgrade.CheckKeys, Line: `etcd-cp4:`}}}, inconsistent, "for another reason"},
+		{"the expected stage", upgrade.Expected{Verdict: upgrade.Inconsistent, Signatures: []upgrade.Signature{{Check: upgrade.CheckKeys, Stage: `^after hop 1 `, Line: `keys lost`}}}, inconsistent, ""},
+		{"another stage", upgrade.Expected{Verdict: upgrade.Inconsistent, Signatures: []upgrade.Signature{{Check: upgrade.CheckKeys, Stage: `^after hop 2 `, Line: `keys lost`}}}, inconsistent, "for another reason"},
+		{"a stage names an inconsistency, not a failure", upgrade.Expected{Verdict: upgrade.UpgradeFailed, Signatures: []upgrade.Signature{{Step: `join`, Stage: `hop 1`, Line: `too many`}}}, failed, "invalid expectation"},
 		{"an invalid expectation matches nothing", upgrade.Expected{Verdict: upgrade.Consistent, Signatures: []upgrade.Signature{{Check: upgrade.CheckKeys, Line: ".*"}}}, upgrade.Result{Verdict: upgrade.Consistent}, "invalid expectation"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
