@@ -37,7 +37,7 @@ var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
 	// Provision every binary the selected specs need once, on process 1,
 	// with progress; the other processes then hit the cache.
 	p := etcdbin.NewProvisioner(etcdbin.WithLog(GinkgoWriter))
-	for _, v := range neededVersions() {
+	for _, v := range neededVersions(config.Providers()...) {
 		start := time.Now()
 		b, err := p.GetString(ctx, v)
 		Expect(err).NotTo(HaveOccurred())

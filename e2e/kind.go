@@ -119,7 +119,7 @@ func prepareKind(ctx context.Context, cfg Config, bins *etcdbin.Provisioner) kin
 				return
 			}
 			s.image = nodeimage.NodeImage{Ref: cfg.NodeImage}
-		} else if s.image, s.err = s.builder.NodeImage(ctx, nodeimage.DefaultKubernetesVersion, neededVersions()); s.err != nil {
+		} else if s.image, s.err = s.builder.NodeImage(ctx, nodeimage.DefaultKubernetesVersion, neededVersions("kind")); s.err != nil {
 			return
 		}
 		_, s.err = s.builder.LoadBalancerImage(ctx)

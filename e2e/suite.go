@@ -70,6 +70,18 @@ func selectedScenarios() []scenarios.Scenario {
 	return []scenarios.Scenario{sc}
 }
 
-func neededVersions() []string {
-	return scenarios.Versions(selectedScenarios())
+// neededVersions lists the etcd versions of the selected scenarios that run
+// on one of providers: a kind node image carries none that only process
+// specs use, and a process run builds none that only kind specs use.
+func neededVersions(providers ...string) []string {
+	var run []scenarios.Scenario
+	for _, sc := range selectedScenarios() {
+		for _, p := range providers {
+			if ok, _ := sc.RunsOn(p); ok {
+				run = append(run, sc)
+				break
+			}
+		}
+	}
+	return scenarios.Versions(run)
 }
