@@ -2,6 +2,7 @@ package etcdbin
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -13,6 +14,15 @@ type Availability struct {
 	Served  bool    `json:"served"`
 	// Why is the proxy's answer for a version it does not serve.
 	Why string `json:"why,omitempty"`
+}
+
+// MarshalJSON writes the version as "3.5.20".
+func (a Availability) MarshalJSON() ([]byte, error) {
+	type plain Availability
+	return json.Marshal(struct {
+		Version string `json:"version"`
+		plain
+	}{a.Version.String(), plain(a)})
 }
 
 // PatchRange lists every patch release from from to to, both included: the

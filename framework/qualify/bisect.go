@@ -8,6 +8,7 @@ package qualify
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sync"
 
@@ -183,4 +184,13 @@ func (b *Bisection) finish(vs []etcdbin.Version, known map[int]Probe) Bisection 
 		b.Answer = fmt.Sprintf("last %s %s, first good %s", known[lo].Outcome, vs[lo], vs[hi])
 	}
 	return *b
+}
+
+// MarshalJSON writes the version as "3.5.20", as every report does.
+func (p Probe) MarshalJSON() ([]byte, error) {
+	type plain Probe
+	return json.Marshal(struct {
+		Version string `json:"version"`
+		plain
+	}{p.Version.String(), plain(p)})
 }

@@ -1,6 +1,7 @@
 package qualify
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -60,6 +61,14 @@ func TestKubernetesTable(t *testing.T) {
 	}
 	if r := get("v1.33.6", "Cluster API replacement"); r.Safety != Safe {
 		t.Errorf("1.33.6 replace: %+v", r)
+	}
+	// The rollback and 3.7 columns are the matrix's measured verdicts for
+	// the same path, or say the matrix has none.
+	if r := get("v1.33.0", "kubeadm in place"); r.Rollback != "consistent (3.5.21-to-3.6.5-to-3.5.21-in-place+downgrade)" || r.OnTo37 != NotMeasured {
+		t.Errorf("1.33.0 in place: rollback %q, 3.7 %q", r.Rollback, r.OnTo37)
+	}
+	if r := get("v1.33.6", "Cluster API replacement"); r.Rollback != NotMeasured {
+		t.Errorf("1.33.6 replace (etcd 3.5.24): rollback %q, want %q", r.Rollback, NotMeasured)
 	}
 	// The zombie risk is not reproduced: its upstream fix (3.5.26) comes
 	// after 3.5.24, and the row says so.
@@ -148,5 +157,20 @@ func TestUnmeasuredBlocker(t *testing.T) {
 	}
 	if b := unmeasuredBlocker(z, etcdbin.MustParseVersion("3.6.5")); b != "" {
 		t.Errorf("a 3.6 candidate blocked by a 3.5 fix: %q", b)
+	}
+}
+
+func TestJSONVersionsAreStrings(t *testing.T) {
+	b, err := json.Marshal(Report{Served: []etcdbin.Availability{{Version: etcdbin.MustParseVersion("3.5.26"), Why: "403"}}, Risks: sampleRisks("/r")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"version":"3.5.26","served":false,"why":"403"`, `"version":"3.5.23","outcome":"bad"`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("qualify.json lacks %s", want)
+		}
+	}
+	if strings.Contains(string(b), `"Major"`) {
+		t.Error("a version written as a struct")
 	}
 }
