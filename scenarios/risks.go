@@ -111,6 +111,9 @@ var (
 	issue20340Via  = etcdbin.MustParseVersion("3.6.1")
 )
 
+// bisected starts the evidence of the bisection of 2026-11-30.
+const bisected = "bisected 2026-11-30 by cmd/qualify (process provider, 2 cores shared with a kind run, 55 runs in 27 min): "
+
 // Risks is the registry.
 func Risks() []Risk {
 	return []Risk{
@@ -131,7 +134,8 @@ func Risks() []Risk {
 			},
 			Mechanism: "etcd 3.5.1–3.5.19 record a learner's promotion (and a member's published attributes) in the v2store only; 3.6 reads the v3store: " + tooManyLearnersWhy + "; in place: " + attributesLost,
 			Status:    Reproduced,
-			Evidence:  "the matrix: 3.5.17-to-3.6.5-replace and 3.5.17-to-3.6.16-replace (upgrade-failed at hop 1's join), 3.5.17-to-3.6.{5,16}-in-place (inconsistent, a member listed with no client URLs), 3.5.21 paths consistent; " + run,
+			Evidence: "the matrix: 3.5.17-to-3.6.5-replace and 3.5.17-to-3.6.16-replace (upgrade-failed at hop 1's join), 3.5.17-to-3.6.{5,16}-in-place (inconsistent, a member listed with no client URLs), 3.5.21 paths consistent; " + run +
+				"; " + bisected + "last bad 3.5.19, first good 3.5.20, in place and by replacement, against 3.6.4, 3.6.5 and 3.6.16 (3.5.15 and 3.5.19 bad, 3.5.20, 3.5.22, 3.5.24, 3.5.35 good): upstream's fix release",
 		},
 		{
 			Issue: 20793, Title: "a new member gets data with the wrong membership through a replacement chain",
@@ -152,7 +156,8 @@ func Risks() []Risk {
 			},
 			Mechanism: wrongDataTravels,
 			Status:    Reproduced,
-			Evidence:  "the matrix: 3.5.19-to-3.5.21-to-3.6.{4,5,16}-replace-issue-20793 (upgrade-failed at hop 2's join), 3.5.19-to-3.5.24-to-3.6.{5,16}-replace consistent; " + run,
+			Evidence: "the matrix: 3.5.19-to-3.5.21-to-3.6.{4,5,16}-replace-issue-20793 (upgrade-failed at hop 2's join), 3.5.19-to-3.5.24-to-3.6.{5,16}-replace consistent; " + run +
+				"; " + bisected + "last bad 3.5.23, first good 3.5.24 against 3.6.4, 3.6.5 and 3.6.16 (hops 3.5.20 and 3.5.23 bad, 3.5.24, 3.5.27, 3.5.32, 3.5.35 good): upstream's fix release",
 		},
 		{
 			Issue: 20340, Title: "3.6 fails to start after a member is removed, re-added and the members restarted (promotion replayed that the v2store lacks)",
@@ -175,7 +180,7 @@ func Risks() []Risk {
 			},
 			Mechanism: "3.6 before 3.6.4 bootstraps its v2store from the last v2 snapshot and replays the WAL; replaying a promotion of a member that was removed and re-added since wrote the v3store's view into the v2store, and the next start panics on `failed to nodeToMember` or refuses with too many learners (issue 20340: Talos, 3-member cluster recovered from a snapshot, members removed and re-added, all restarted; etcd's own attempt in PR 20387's review did not reproduce it reliably)",
 			Status:    NotReproduced,
-			Evidence:  "attempted (cmd/qualify runs it at the range start, 3.6.2, every time): this template — learner joins at 3.6.0, every member replaced at 3.6.1 (each new member joined as a learner, promoted, an old one removed), then every member restarted in place on the release under test, 50 writes after each change, snapshot count 100; not reproduced until a run shows the signature. The harness cannot re-add a member under a removed member's name and peer URL (members get fresh names and ports), which the report's re-join did",
+			Evidence:  "attempted (cmd/qualify runs it at the range start, 3.6.2, every time): this template — learner joins at 3.6.0, every member replaced at 3.6.1 (each new member joined as a learner, promoted, an old one removed), then every member restarted in place on the release under test, 50 writes after each change, snapshot count 100; not reproduced until a run shows the signature. Measured 2026-11-30 (cmd/qualify, process provider): 3.6.0 → 3.6.1 (replace) → 3.6.2 (in place) consistent in 60 s, every member restarted at 3.6.2 and agreeing. The harness cannot re-add a member under a removed member's name and peer URL (members get fresh names and ports), which the report's re-join did",
 		},
 		{
 			Issue: 20967, Title: "removed (zombie) members come back after the upgrade",
