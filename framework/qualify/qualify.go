@@ -258,6 +258,12 @@ func Candidate(ctx context.Context, plan Plan, runner *Runner, c etcdbin.Version
 			skipped = append(skipped, fmt.Sprintf("etcd %d: its open version is the %s, a %s release cannot take it", r.Issue, r.Role, c.MinorString()))
 			continue
 		}
+		if len(r.Strategies) > 0 && len(plan.targetsFor(r)) > 0 {
+			if _, err := r.Path(c, plan.targetsFor(r)[0], r.Strategies[0]); err != nil {
+				skipped = append(skipped, fmt.Sprintf("etcd %d: %v", r.Issue, err))
+				continue
+			}
+		}
 		cases = append(cases, plan.cases(i, r)...)
 	}
 	runCases(cases, func(rc riskCase) {

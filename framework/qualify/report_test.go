@@ -166,3 +166,13 @@ func TestJSONVersionsAreStrings(t *testing.T) {
 		t.Error("a version written as a struct")
 	}
 }
+
+// A candidate that cannot take a risk's role is not run there, and says why.
+func TestCandidateOutsideARisksRole(t *testing.T) {
+	r, _ := scenarios.FindRisk(20793)
+	plan := Plan{Risks: []scenarios.Risk{r}, Targets: []etcdbin.Version{etcdbin.MustParseVersion("3.6.5")}}
+	runs, skipped, ok := Candidate(t.Context(), plan, nil, etcdbin.MustParseVersion("3.5.19"))
+	if len(runs) != 0 || ok || len(skipped) != 1 || !strings.Contains(skipped[0], "must come after 3.5.19") {
+		t.Errorf("runs %v, skipped %v, go %v", runs, skipped, ok)
+	}
+}
