@@ -112,7 +112,7 @@ var (
 )
 
 // bisected starts the evidence of the bisection of 2026-11-30.
-const bisected = "bisected 2026-11-30 by cmd/qualify (process provider, 2 cores shared with a kind run, 55 runs in 27 min): "
+const bisected = "bisected 2026-11-30 by cmd/qualify (process provider, 2 cores shared with a kind run, 55 runs in 27 min; qualify.md, qualify.json, heatmap.html and the runs under /tmp/i14/qfull on the machine that ran it): "
 
 // Risks is the registry.
 func Risks() []Risk {
