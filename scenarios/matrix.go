@@ -1,6 +1,8 @@
 package scenarios
 
 import (
+	"fmt"
+
 	"etcd-upgrade-e2e/framework/upgrade"
 )
 
@@ -8,6 +10,22 @@ import (
 // release is its own target. 3.6.5 is what kubeadm v1.34.2 pins; 3.6.16 is the
 // newest 3.6 the Go module proxy served on 2026-11-27.
 var Targets = []string{"3.6.5", "3.6.16"}
+
+// RollbackTargets are the 3.5 releases the rollback scenarios go back to:
+// 3.5.21, what Kubernetes 1.33 ships, and 3.5.35, the newest 3.5 the Go
+// module proxy served on 2026-11-30 (it refused 3.5.36).
+var RollbackTargets = []string{"3.5.21", "3.5.35"}
+
+// Etcd37 is the etcd 3.7 the 3.7 hop goes to: the newest 3.7 the Go module
+// proxy served on 2026-11-30 (3.7.0–3.7.3; it refused 3.7.4).
+const Etcd37 = "3.7.3"
+
+// Why the rollback and 3.7 scenarios do not run on kind yet.
+const (
+	downgradeNotOnKind = "not measured on kind yet: a downgrade hop on kind restarts each member through the kind provider's Upgrade " +
+		"(the etcd static pod manifest rewritten back to the older image, as an operator would), which has not run on kind"
+	etcd37NotOnKind = "not measured on kind yet: the 3.7 hop has not run on kind, whose node image carries no etcd 3.7 image"
+)
 
 const (
 	inPlace = string(upgrade.InPlace)
@@ -72,5 +90,79 @@ func All() []Scenario {
 		scenario(Scenario{Kubernetes: "1.33.13 (etcd 3.5.21) → 1.34.2 by kubeadm upgrade", Path: path("3.5.21", kubeadmUpgrade, "3.6.5"), Risk: true}),
 		scenario(Scenario{Kubernetes: "1.33.13 (etcd 3.5.24, kubeadm's pin) → 1.34.2 by kubeadm upgrade", Path: path("3.5.24", kubeadmUpgrade, "3.6.5"), Risk: true}),
 	)
-	return all
+	return append(all, rollbacks()...)
+}
+
+// notOnKind marks a scenario not measured on kind yet.
+func notOnKind(why string) map[string]string { return map[string]string{"kind": why} }
+
+// rollbacks are the paths of users whose 1.34 upgrade failed: rolled back
+// to 3.5 with etcd's downgrade (a version lower than the one before it in
+// the path), rolled back from a rollout halted midway, or pushed on to etcd
+// 3.7, which keeps no v2store: whatever a cluster carried through 3.6 is all
+// it keeps. By replacement, 3.5.17 never reaches 3.6 (its first hop fails,
+// 3.5.17-to-3.6.x-replace), so its rollback is the halted rollout's:
+// measured 2026-11-30 with -path for → 3.6.5 → 3.5.21, → 3.6.16 → 3.5.35
+// and → 3.6.16 → 3.7.3 by replacement, each upgrade-failed at hop 1's
+// second join (the first 3.6 member panics, `failed to update; member
+// unknown`), 53–59 s, artifacts /tmp/i15/excl-keep on the machine that ran
+// them; those paths are not in the matrix.
+func rollbacks() []Scenario {
+	var out []Scenario
+	downgrade := func(s Scenario) Scenario {
+		s.NotOn = notOnKind(downgradeNotOnKind)
+		return scenario(s)
+	}
+	for _, from := range []string{"3.5.17", "3.5.21"} {
+		strategies := []string{inPlace, replace}
+		if from == "3.5.17" {
+			strategies = []string{inPlace}
+		}
+		for _, st := range strategies {
+			for _, t := range Targets {
+				for _, back := range RollbackTargets {
+					out = append(out, downgrade(Scenario{
+						Kubernetes: fmt.Sprintf("1.33 (etcd %s) → 1.34 (%s), rolled back to etcd %s", from, t, back),
+						Path:       path(from, st, t, string(upgrade.Downgrade), back), Risk: true,
+					}))
+				}
+			}
+		}
+	}
+	// A rollout stopped after its first member, then rolled back: what an
+	// operator does when the next step fails (3.5.17 by replacement fails at
+	// the second join).
+	for _, c := range []struct{ from, st string }{{"3.5.17", inPlace}, {"3.5.17", replace}, {"3.5.21", inPlace}, {"3.5.21", replace}} {
+		out = append(out, downgrade(Scenario{
+			Kubernetes: fmt.Sprintf("1.33 (etcd %s) → 1.34 (3.6.5) halted after one member, rolled back to etcd 3.5.21", c.from),
+			Path:       halted(path(c.from, c.st, "3.6.5", string(upgrade.Downgrade), "3.5.21"), 0, 1), Risk: true,
+		}))
+	}
+	// Pushing on to etcd 3.7 through the newest 3.6.
+	newest := Targets[len(Targets)-1]
+	for _, c := range []struct{ from, st string }{{"3.5.17", inPlace}, {"3.5.21", inPlace}, {"3.5.21", replace}} {
+		s := Scenario{
+			Kubernetes: fmt.Sprintf("1.33 (etcd %s) → 1.34 (%s) → etcd %s", c.from, newest, Etcd37),
+			Path:       path(c.from, c.st, newest, c.st, Etcd37), Risk: true,
+			NotOn: notOnKind(etcd37NotOnKind),
+		}
+		out = append(out, scenario(s))
+	}
+	// etcd refuses a downgrade of more than one minor, with its own message.
+	out = append(out, scenario(Scenario{
+		Kubernetes: fmt.Sprintf("an etcd %s cluster rolled back two minors to 3.5.21 (refused by etcd)", Etcd37),
+		Path:       path(Etcd37, string(upgrade.Downgrade), "3.5.21"),
+		NotOn:      notOnKind(etcd37NotOnKind),
+	}))
+	return out
+}
+
+// halted stops hop i of p after n members: a rollout left midway.
+func halted(p upgrade.Path, i, n int) upgrade.Path {
+	p.Hops = append([]upgrade.Hop(nil), p.Hops...)
+	p.Hops[i].Members = n
+	if err := p.Validate(); err != nil {
+		panic(err)
+	}
+	return p
 }

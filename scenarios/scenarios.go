@@ -42,8 +42,8 @@ type Scenario struct {
 	Fast bool
 	// Faults names fault sets (framework/fault.ByName) injected on the way.
 	Faults []string
-	// NotOn says, per provider, why the scenario means nothing there; it is
-	// not run on that provider.
+	// NotOn says, per provider, why the scenario means nothing there or is
+	// not measured there yet; it is not run on that provider.
 	NotOn map[string]string
 }
 
@@ -77,6 +77,12 @@ func (s Scenario) Labels() []string {
 	}
 	if len(s.Faults) > 0 {
 		l = append(l, "faults")
+	}
+	for _, h := range s.Path.Hops {
+		if h.To.Minor >= 7 {
+			l = append(l, "etcd-3.7")
+			break
+		}
 	}
 	return l
 }
@@ -152,7 +158,11 @@ func scenario(s Scenario) Scenario {
 		panic(fmt.Sprintf("scenario %s stands for no Kubernetes versions", s.Name))
 	}
 	s.Expected = measured(s.Name)
+	notOn := s.NotOn
 	s.NotOn = map[string]string{}
+	for provider, why := range notOn {
+		s.NotOn[provider] = why
+	}
 	for _, h := range s.Path.Hops {
 		if h.Strategy == upgrade.KubeadmUpgrade {
 			s.NotOn["process"] = "the process provider runs no Kubernetes: strategy " + kubeadmUpgrade + " is the kind provider's"
