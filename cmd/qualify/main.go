@@ -352,6 +352,7 @@ func printSummary(rep *qualify.Report, dir string) {
 		for _, n := range g.Notes {
 			fmt.Printf("  not measured: %s\n", n)
 		}
+		fmt.Printf("  rolled back: %s; then etcd %s: %s\n", g.Rollback, scenarios.Etcd37, g.OnTo37)
 	}
 	fmt.Printf("cost: %d runs, %.0f s in all\n", rep.Costs.Runs, rep.Costs.TotalSeconds)
 	for _, v := range rep.Costs.Versions() {

@@ -40,6 +40,12 @@ type K8sRow struct {
 	Risks []string `json:"risks,omitempty"`
 	// Notes name risks not measured here that upstream says affect it.
 	Notes []string `json:"notes,omitempty"`
+	// Rollback is the verdict measured for this upgrade rolled back to the
+	// from-release's etcd with etcd's downgrade, and OnTo37 for it pushed
+	// on to etcd 3.7: each the process verdict of the matrix's scenario
+	// with that path, or "not measured" when the matrix has none.
+	Rollback string `json:"rollback"`
+	OnTo37   string `json:"onTo37"`
 }
 
 // KubernetesTable judges every from-minor patch → to-minor patch pair of
@@ -122,7 +128,27 @@ func judgePair(a, b kubeadmpins.Pin, name string, s upgrade.Strategy, risks []Ri
 	case conditional:
 		row.Safety = Conditional
 	}
+	row.Rollback = matrixVerdict(ef, []upgrade.Hop{{To: et, Strategy: s}, {To: ef, Strategy: upgrade.Downgrade}})
+	row.OnTo37 = matrixVerdict(ef, []upgrade.Hop{{To: et, Strategy: s}, {To: etcdbin.MustParseVersion(scenarios.Etcd37), Strategy: s}})
 	return row
+}
+
+// NotMeasured is a rollback or 3.7 cell the matrix has no scenario for.
+const NotMeasured = "not measured"
+
+// matrixVerdict is the process verdict the matrix measured for the path
+// from → hops (learner joins, three members), with the scenario's name.
+func matrixVerdict(from etcdbin.Version, hops []upgrade.Hop) string {
+	p := upgrade.Path{From: from, Hops: hops, Size: 3, Bootstrap: upgrade.LearnerJoins}
+	sc, ok := scenarios.ByPath(scenarios.All(), p)
+	if !ok {
+		return NotMeasured
+	}
+	e, ok := sc.Expect("process")
+	if !ok {
+		return NotMeasured
+	}
+	return fmt.Sprintf("%s (%s)", e.Verdict, sc.Name)
 }
 
 // pickBisection finds the bisection of rr for strategy s against target t,
@@ -202,6 +228,7 @@ type K8sGroup struct {
 	Strategy         string
 	Safety           string
 	Risks, Notes     []string
+	Rollback, OnTo37 string
 }
 
 // GroupKubernetes folds the table into one group per etcd move, strategy
@@ -210,12 +237,12 @@ func GroupKubernetes(rows []K8sRow) []K8sGroup {
 	var out []K8sGroup
 	index := map[string]int{}
 	for _, r := range rows {
-		key := strings.Join([]string{r.EtcdFrom, r.EtcdTo, r.Strategy, r.Safety, strings.Join(r.Risks, "|"), strings.Join(r.Notes, "|")}, "\x00")
+		key := strings.Join([]string{r.EtcdFrom, r.EtcdTo, r.Strategy, r.Safety, strings.Join(r.Risks, "|"), strings.Join(r.Notes, "|"), r.Rollback, r.OnTo37}, "\x00")
 		i, ok := index[key]
 		if !ok {
 			i = len(out)
 			index[key] = i
-			out = append(out, K8sGroup{EtcdFrom: r.EtcdFrom, EtcdTo: r.EtcdTo, Strategy: r.Strategy, Safety: r.Safety, Risks: r.Risks, Notes: r.Notes})
+			out = append(out, K8sGroup{EtcdFrom: r.EtcdFrom, EtcdTo: r.EtcdTo, Strategy: r.Strategy, Safety: r.Safety, Risks: r.Risks, Notes: r.Notes, Rollback: r.Rollback, OnTo37: r.OnTo37})
 		}
 		g := &out[i]
 		if !contains(g.From, r.From) {

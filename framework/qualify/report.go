@@ -11,6 +11,7 @@ import (
 
 	"etcd-upgrade-e2e/framework/etcdbin"
 	"etcd-upgrade-e2e/framework/kubeadmpins"
+	"etcd-upgrade-e2e/scenarios"
 )
 
 // Report is everything one qualification measured: qualify.json.
@@ -177,7 +178,10 @@ func (r *Report) Markdown(dir string) string {
 		}
 	}
 	if len(r.Kubernetes) > 0 {
-		b.WriteString("\n## Kubernetes 1.33.z → 1.34.z (kubeadm's etcd pins read from k8s.io/kubernetes)\n\n| from | to | etcd | strategy | etcd upgrade | because |\n|---|---|---|---|---|---|\n")
+		b.WriteString("\n## Kubernetes 1.33.z → 1.34.z (kubeadm's etcd pins read from k8s.io/kubernetes)\n\n" +
+			"The last two columns are the verdicts the upgrade matrix measured (process provider) for the same etcd path rolled back to the 1.33 etcd with etcd's downgrade, " +
+			"and pushed on to etcd " + scenarios.Etcd37 + ": \"" + NotMeasured + "\" where the matrix has no such path.\n\n" +
+			"| from | to | etcd | strategy | etcd upgrade | because | rolled back | then etcd " + scenarios.Etcd37 + " |\n|---|---|---|---|---|---|---|---|\n")
 		for _, k := range r.Kubernetes {
 			why := strings.Join(k.Risks, "; ")
 			if len(k.Notes) > 0 {
@@ -186,7 +190,7 @@ func (r *Report) Markdown(dir string) string {
 				}
 				why += "not measured: " + strings.Join(k.Notes, "; ")
 			}
-			fmt.Fprintf(&b, "| %s | %s | %s → %s | %s | %s | %s |\n", k.From, k.To, k.EtcdFrom, k.EtcdTo, k.Strategy, k.Safety, mdEscape(why))
+			fmt.Fprintf(&b, "| %s | %s | %s → %s | %s | %s | %s | %s | %s |\n", k.From, k.To, k.EtcdFrom, k.EtcdTo, k.Strategy, k.Safety, mdEscape(why), mdEscape(k.Rollback), mdEscape(k.OnTo37))
 		}
 	}
 	if len(r.Pins) > 0 {

@@ -62,6 +62,14 @@ func TestKubernetesTable(t *testing.T) {
 	if r := get("v1.33.6", "Cluster API replacement"); r.Safety != Safe {
 		t.Errorf("1.33.6 replace: %+v", r)
 	}
+	// The rollback and 3.7 columns are the matrix's measured verdicts for
+	// the same path, or say the matrix has none.
+	if r := get("v1.33.0", "kubeadm in place"); r.Rollback != "consistent (3.5.21-to-3.6.5-to-3.5.21-in-place+downgrade)" || r.OnTo37 != NotMeasured {
+		t.Errorf("1.33.0 in place: rollback %q, 3.7 %q", r.Rollback, r.OnTo37)
+	}
+	if r := get("v1.33.6", "Cluster API replacement"); r.Rollback != NotMeasured {
+		t.Errorf("1.33.6 replace (etcd 3.5.24): rollback %q, want %q", r.Rollback, NotMeasured)
+	}
 	// The zombie risk is not reproduced: its upstream fix (3.5.26) comes
 	// after 3.5.24, and the row says so.
 	if r := get("v1.33.6", "kubeadm in place"); !strings.Contains(strings.Join(r.Notes, " "), "etcd 20967") {
