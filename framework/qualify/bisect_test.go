@@ -18,10 +18,14 @@ func versions(t *testing.T, from, to string) []etcdbin.Version {
 
 // fixedAt is an oracle whose risk stops at fix; other lists versions that
 // fail another way; it records what was run.
+// Bisect calls it from several goroutines when its width is above one.
 func fixedAt(fix string, other map[string]Outcome, ran *[]string) Oracle {
 	f := etcdbin.MustParseVersion(fix)
+	var mu sync.Mutex
 	return func(_ context.Context, v etcdbin.Version) Probe {
+		mu.Lock()
 		*ran = append(*ran, v.String())
+		mu.Unlock()
 		if o, ok := other[v.String()]; ok {
 			return Probe{Version: v, Outcome: o}
 		}
