@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -94,6 +96,42 @@ func TestReport(t *testing.T) {
 	}
 	if strings.Contains(out, "harness-error") {
 		t.Error("read a folder set aside by a later run")
+	}
+}
+
+// A failed path records the check after the failure once its seconds are
+// taken (3.5.17-to-3.6.5-replace of 2026-11-30: 61.0 s, a 40.1 s check
+// after it, which made untimed -39.3): the total counts it, and untimed,
+// the rest, is never negative, also when rounded steps pass the total.
+func TestWallTime(t *testing.T) {
+	steps := func(secs ...float64) []upgrade.Step {
+		var out []upgrade.Step
+		for i, s := range secs {
+			out = append(out, upgrade.Step{Name: fmt.Sprintf("step %d", i), Seconds: s})
+		}
+		return out
+	}
+	failed := pathResult{Seconds: 61.0, Steps: append(steps(1.9, 1.3, 4.9, 6.1, 0.3, 1.2, 0.4, 1.2, 1.5, 10.0, 1.0, 30.5),
+		upgrade.Step{Name: "check after failure", Seconds: 40.1})}
+	for _, tc := range []struct {
+		name           string
+		p              pathResult
+		total, untimed float64
+	}{
+		{"failed, check after it", failed, 101.1, 0.7},
+		{"consistent", pathResult{Seconds: 20.0, Steps: steps(5.0, 14.5)}, 20.0, 0.5},
+		{"rounded steps pass the total", pathResult{Seconds: 12.5, Steps: append(steps(6.3, 6.25), upgrade.Step{Name: "check after failure", Seconds: 0.058})}, 12.558, 0},
+	} {
+		total, untimed := wallTime(tc.p)
+		if math.Abs(total-tc.total) > 1e-9 || math.Abs(untimed-tc.untimed) > 1e-9 || untimed < 0 {
+			t.Errorf("%s: total %.3f, untimed %.3f; want %.3f, %.3f", tc.name, total, untimed, tc.total, tc.untimed)
+		}
+	}
+	var b strings.Builder
+	failed.Provider, failed.Name, failed.Verdict = "process", "3.5.17-to-3.6.5-replace", "upgrade-failed"
+	render(&b, []pathResult{failed}, false)
+	if out := strings.Join(strings.Fields(b.String()), " "); !strings.Contains(out, "process 3.5.17-to-3.6.5-replace upgrade-failed 101.1 40.1 60.3 0.7 ") || strings.Contains(out, " -") {
+		t.Errorf("report:\n%s", b.String())
 	}
 }
 
