@@ -44,11 +44,18 @@ type View struct {
 }
 
 // MemberViews asks every current member for its own member list (a
-// serializable request, answered from the member's local state).
+// serializable request, answered from the member's local state). A member
+// the provider knows has died is not asked: it could only time out, and
+// its view records that it is not running and how it exited.
 func MemberViews(ctx context.Context, cl cluster.Cluster) []View {
 	var views []View
 	for _, m := range cl.Members() {
 		v := View{Member: m.Name()}
+		if err := cluster.NotRunning(cl, m); err != nil {
+			v.Err = err.Error()
+			views = append(views, v)
+			continue
+		}
 		id, recs, err := memberList(ctx, cl, m)
 		if err != nil {
 			v.Err = err.Error()

@@ -89,6 +89,31 @@ type KubeadmUpgrader interface {
 	KubeadmUpgrade(ctx context.Context, m Member, first bool, v etcdbin.Version) error
 }
 
+// ExitReporter is implemented by providers that know when a member's
+// process has died: it exited (a crash, a panic, a fatal error) without the
+// harness stopping it (Stop, Kill, Remove, an upgrade's restart, a fault),
+// and nobody started it again. A member that restarts on purpose is never
+// reported.
+type ExitReporter interface {
+	// Exited returns how m's process ended when it died on its own, and nil
+	// while it runs or when the harness stopped it.
+	Exited(m Member) error
+}
+
+// NotRunning says, in the words a check records for a member it could not
+// read, that m is known to have died: the check then does not wait out a
+// timeout on it. nil when m has not died or the provider cannot tell.
+func NotRunning(cl Cluster, m Member) error {
+	er, ok := cl.(ExitReporter)
+	if !ok {
+		return nil
+	}
+	if err := er.Exited(m); err != nil {
+		return fmt.Errorf("not running (exited: %v)", err)
+	}
+	return nil
+}
+
 // KeepHinter is implemented by providers whose clusters can be kept after a
 // run (-keep): it says how to reach what was kept.
 type KeepHinter interface {

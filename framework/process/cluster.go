@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 
@@ -205,9 +206,18 @@ func (c *Cluster) Join(ctx context.Context, v etcdbin.Version) (cluster.Member, 
 	if err != nil {
 		return nil, err
 	}
-	members, id, err := etcdops.AddLearner(ctx, c.peers(nil), m.peerURL)
+	members, id, err := etcdops.AddLearnerUnless(ctx, c.peers(nil), m.peerURL, c.anyDied)
 	if err != nil {
-		return nil, &cluster.MemberError{Member: m.name, Op: "add learner", Err: err}
+		me := &cluster.MemberError{Member: m.name, Op: "add learner", Err: err}
+		if etcdops.Is(err, rpctypes.ErrUnhealthy) && c.anyDied() {
+			// The add was not retried for long, so the leader's refusal is
+			// not the warning it repeats (which the failure quotes from its
+			// log after a long wait): quote the first one it logged instead.
+			if who, line := c.addRefusal(m.peerURL); line != "" {
+				me.LogSource, me.LogLine = who+" log", line
+			}
+		}
+		return nil, me
 	}
 	m.setID(id)
 	var initial []string
@@ -238,6 +248,40 @@ func (c *Cluster) Join(ctx context.Context, v etcdbin.Version) (cluster.Member, 
 	}
 	c.logf("%s: joined as learner and promoted at etcd %s", m.name, v)
 	return m, nil
+}
+
+// Exited returns how m's process ended when it died on its own; nil while
+// it runs, when the harness stopped it, or for a member not of this cluster.
+func (c *Cluster) Exited(cm cluster.Member) error {
+	m, err := c.own(cm)
+	if err != nil {
+		return nil
+	}
+	return m.died()
+}
+
+// addRefusal finds the first line in which a current member refused to add
+// peerURL, as etcd logs it ("rejecting member add request"), and that
+// member's name; "" when none did.
+func (c *Cluster) addRefusal(peerURL string) (string, string) {
+	for _, o := range c.members.Current() {
+		for _, l := range strings.Split(o.currentLog(), "\n") {
+			if strings.Contains(l, "rejecting member add request") && strings.Contains(l, "PeerURLs:["+peerURL+"]") {
+				return o.name, strings.TrimSpace(l)
+			}
+		}
+	}
+	return "", ""
+}
+
+// anyDied says whether a current member has died on its own.
+func (c *Cluster) anyDied() bool {
+	for _, m := range c.members.Current() {
+		if m.died() != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // startPromoteAndWait runs the member, promotes it if it is still a learner

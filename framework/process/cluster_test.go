@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"os"
 	"path/filepath"
 	"reflect"
 	"strconv"
@@ -223,6 +224,53 @@ func TestOperationsWithoutMembers(t *testing.T) {
 	}
 	if err := c.Close(ctx); err != nil {
 		t.Errorf("Close of an empty cluster: %v", err)
+	}
+}
+
+// The cluster reports a member that died on its own, in the words the
+// checks record, and no other: a killed one is the harness's doing.
+func TestExitedMembers(t *testing.T) {
+	c := newTestCluster(t)
+	crashed := testMember(t, fakeEtcd(t, "echo 'panic: boom' >&2; exit 2"), "3.6.5")
+	killed := testMember(t, fakeEtcd(t, "exec sleep 60"), "3.5.21")
+	killed.name = "etcd-cp2"
+	c.members.Add(killed)
+	for _, m := range []*Member{crashed, killed} {
+		if err := m.start(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.Kill(context.Background(), killed); err != nil {
+		t.Fatal(err)
+	}
+	if c.anyDied() || cluster.NotRunning(c, killed) != nil {
+		t.Error("a member the harness killed counts as dead")
+	}
+	c.members.Add(crashed)
+	waitExit(t, crashed)
+	if !c.anyDied() {
+		t.Error("a crashed member is not seen")
+	}
+	if err := cluster.NotRunning(c, crashed); err == nil || err.Error() != "not running (exited: exit status 2)" {
+		t.Errorf("NotRunning(crashed) = %v", err)
+	}
+	if c.Exited(otherMember{}) != nil {
+		t.Error("another provider's member reported")
+	}
+
+	// The leader's own refusal of an add, as etcd 3.5 logs it.
+	refusal := `{"level":"warn","msg":"rejecting member add request; local member has not been connected to all peers, reconfigure breaks active quorum","requested-member-add":"{ID:c52530d3da663a9 RaftAttributes:{PeerURLs:[http://127.0.0.1:23519] IsLearner:true} Attributes:{Name: ClientURLs:[]}}","error":"etcdserver: unhealthy cluster"}`
+	f, err := os.OpenFile(killed.LogPath(), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = f.WriteString(refusal + "\n" + strings.Replace(refusal, `"level"`, `"again":1,"level"`, 1) + "\n")
+	f.Close()
+	if who, line := c.addRefusal("http://127.0.0.1:23519"); who != "etcd-cp2" || line != refusal {
+		t.Errorf("addRefusal = %q, %q; want etcd-cp2's first refusal", who, line)
+	}
+	if who, line := c.addRefusal("http://127.0.0.1:1"); who != "" || line != "" {
+		t.Errorf("addRefusal of another peer = %q, %q", who, line)
 	}
 }
 

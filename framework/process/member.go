@@ -33,6 +33,7 @@ type Member struct {
 	cmd      *exec.Cmd
 	exited   chan struct{} // closed when the current process has exited
 	exitErr  error
+	stopped  bool     // the harness stopped the current process (stop), it did not die
 	logStart int64    // offset in etcd.log where the current run starts
 	gen      int      // counts starts, so a waiter can tell a restart from an exit
 	flags    []string // command line of the next start
@@ -146,7 +147,7 @@ func (m *Member) start() error {
 	if err := startLocked(cmd, onExit); err != nil {
 		return fmt.Errorf("starting etcd %s for %s: %w", m.bins.Version, m.name, err)
 	}
-	m.cmd, m.exited, m.exitErr = cmd, exited, nil
+	m.cmd, m.exited, m.exitErr, m.stopped = cmd, exited, nil, false
 	m.gen++
 	return nil
 }
@@ -155,6 +156,9 @@ func (m *Member) start() error {
 func (m *Member) stop(sig syscall.Signal, grace time.Duration) error {
 	m.mu.Lock()
 	cmd, exited := m.cmd, m.exited
+	if cmd != nil && !m.isExited() {
+		m.stopped = true
+	}
 	m.mu.Unlock()
 	if cmd == nil || cmd.Process == nil {
 		return nil
@@ -190,6 +194,20 @@ func (m *Member) exitedWith() (bool, error) {
 		return true, errors.New("exited with status 0")
 	}
 	return true, m.exitErr
+}
+
+// died returns how the current process ended when it exited on its own
+// (no stop asked for it), nil while it runs or when it was stopped.
+func (m *Member) died() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.exited == nil || !m.isExited() || m.stopped {
+		return nil
+	}
+	if m.exitErr == nil {
+		return errors.New("exited with status 0")
+	}
+	return m.exitErr
 }
 
 // generation counts the starts of the member.

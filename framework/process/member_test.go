@@ -136,6 +136,45 @@ func TestMemberExitStatus(t *testing.T) {
 	}
 }
 
+// A member that exits on its own has died; one the harness stopped or
+// killed (a fault, an upgrade's restart) has not, and a start clears both.
+func TestMemberDied(t *testing.T) {
+	m := testMember(t, fakeEtcd(t, "if [ \"$1\" = --crash ]; then echo 'panic: boom' >&2; exit 2; fi; exec sleep 60"), "3.6.4")
+	if m.died() != nil {
+		t.Error("a member never started has died")
+	}
+	m.setFlags([]string{"--crash"})
+	if err := m.start(); err != nil {
+		t.Fatal(err)
+	}
+	waitExit(t, m)
+	if err := m.died(); err == nil || !strings.Contains(err.Error(), "exit status 2") {
+		t.Errorf("a crashed member: died() = %v", err)
+	}
+	m.setFlags([]string{"--serve"})
+	if err := m.start(); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.died(); err != nil {
+		t.Errorf("a restarted member: died() = %v", err)
+	}
+	if err := m.stop(syscall.SIGKILL, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.died(); err != nil {
+		t.Errorf("a member the harness killed: died() = %v", err)
+	}
+	if err := m.start(); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.stop(syscall.SIGTERM, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.died(); err != nil {
+		t.Errorf("a member the harness stopped: died() = %v", err)
+	}
+}
+
 func TestMemberStopEscalatesToSIGKILL(t *testing.T) {
 	m := testMember(t, fakeEtcd(t, "trap '' TERM; while :; do sleep 0.1; done"), "3.5.17")
 	if err := m.start(); err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -1080,5 +1081,83 @@ func TestExpectedValidate(t *testing.T) {
 	}
 	if _, err := upgrade.ParseVerdict(string(upgrade.HarnessError)); err == nil {
 		t.Error("harness-error parses as a verdict a path can be expected to give")
+	}
+}
+
+// exitingCluster is a fake cluster whose provider knows which members died
+// on their own, as the process provider knows its exec.Cmd.
+type exitingCluster struct {
+	*fakecluster.Cluster
+	mu   sync.Mutex
+	dead map[string]error
+}
+
+func (c *exitingCluster) Exited(m cluster.Member) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.dead[m.Name()]
+}
+
+// A member that died after joining (etcd 3.6 panics with "failed to
+// update; member unknown") makes the next join fail with etcd's "unhealthy
+// cluster". When the provider knows the member died, the check after the
+// failure does not ask it anything (it could only time out) and records
+// it as not running; the verdict and its evidence are the same as when the
+// provider cannot tell.
+func TestVerdictDeadMemberNotAsked(t *testing.T) {
+	t.Parallel()
+	run := func(knows bool) (upgrade.Result, *env, *bool) {
+		asked := new(bool)
+		res, e := runFake(t, replacePath, func(e *env) {
+			ec := &exitingCluster{Cluster: e.fc, dead: map[string]error{}}
+			if knows {
+				e.in.Cluster = ec
+			}
+			e.fc.Before(fakecluster.OpJoin, fakecluster.OnMember("etcd-cp5"), func(ctx context.Context, _ *fakecluster.Member) error {
+				cp4 := e.member("etcd-cp4")
+				e.fc.AppendLog(cp4, panicLine)
+				if err := e.fc.Kill(ctx, cp4); err != nil {
+					return err
+				}
+				ec.mu.Lock()
+				ec.dead["etcd-cp4"] = errors.New("exit status 2")
+				ec.mu.Unlock()
+				if knows {
+					for _, op := range []fakecluster.Op{fakecluster.OpClient, fakecluster.OpMemberList, fakecluster.OpGet} {
+						e.fc.Before(op, fakecluster.OnMember("etcd-cp4"), func(context.Context, *fakecluster.Member) error {
+							*asked = true
+							return errors.New("a dead member was asked")
+						})
+					}
+				}
+				return &cluster.MemberError{Member: "etcd-cp5", Op: "add learner", Err: rpctypes.ErrUnhealthy}
+			})
+		})
+		return res, e, asked
+	}
+	blind, _, _ := run(false)
+	res, _, asked := run(true)
+	if res.Verdict != upgrade.UpgradeFailed || blind.Verdict != upgrade.UpgradeFailed {
+		t.Fatalf("verdicts %s and %s, want %s:\n%s", res.Verdict, blind.Verdict, upgrade.UpgradeFailed, describe(res))
+	}
+	checkFailureEvidence(t, res)
+	if fmt.Sprint(res.Failure) != fmt.Sprint(blind.Failure) || fmt.Sprint(*res.Failure) != fmt.Sprint(*blind.Failure) {
+		t.Errorf("the failure differs when the provider knows the member died:\n%+v\nwant\n%+v", *res.Failure, *blind.Failure)
+	}
+	if !strings.Contains(strings.Join(res.Evidence, "\n"), "etcd-cp4 log: "+panicLine) {
+		t.Errorf("the dead member's panic is not in the evidence:\n%s", describe(res))
+	}
+	if *asked {
+		t.Error("the check after the failure asked the dead member")
+	}
+	last := res.Checks[len(res.Checks)-1]
+	if last.Stage != "after failure" {
+		t.Fatalf("last check %q, want the one after the failure", last.Stage)
+	}
+	want := []string{"etcd-cp4: no member list: not running (exited: exit status 2)", "etcd-cp4: not running (exited: exit status 2)"}
+	for _, w := range want {
+		if !slices.Contains(last.Problems, w) {
+			t.Errorf("check after failure lacks %q: %q", w, last.Problems)
+		}
 	}
 }

@@ -260,6 +260,33 @@ func TestAddLearnerStopsOnTooManyLearners(t *testing.T) {
 	}
 }
 
+// "unhealthy cluster" is retried while every member lives, and answered
+// at once, as etcd gave it, once a member has died.
+func TestAddLearnerUnlessAMemberDied(t *testing.T) {
+	c := bootstrap(t)
+	ctx := context.Background()
+	c.Fail(fakecluster.OpMemberAdd, fakecluster.OnCall(1), rpctypes.ErrUnhealthy)
+	c.Fail(fakecluster.OpMemberAdd, fakecluster.OnCall(2), rpctypes.ErrUnhealthy)
+	if _, _, err := AddLearnerUnless(ctx, c, "fake://a:2380", func() bool { return false }); err != nil {
+		t.Fatalf("add while every member lives: %v", err)
+	}
+	if n := c.Calls(fakecluster.OpMemberAdd); n != 3 {
+		t.Errorf("%d adds, want 3 (two refusals retried)", n)
+	}
+	c.Fail(fakecluster.OpMemberAdd, fakecluster.OnEveryCall(), rpctypes.ErrUnhealthy)
+	start := time.Now()
+	_, _, err := AddLearnerUnless(ctx, c, "fake://b:2380", func() bool { return true })
+	if !Is(err, rpctypes.ErrUnhealthy) || err.Error() != "etcdserver: unhealthy cluster" {
+		t.Fatalf("add with a dead member = %v, want etcd's own answer", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("retried for %s with a member dead", d)
+	}
+	if n := c.Calls(fakecluster.OpMemberAdd); n != 4 {
+		t.Errorf("%d adds, want 4 (no retry once a member died)", n)
+	}
+}
+
 func TestAddLearnerFindsAnAddThatHappened(t *testing.T) {
 	c := bootstrap(t, fakecluster.WithMaxLearners(2))
 	ctx := context.Background()

@@ -84,9 +84,15 @@ func anyMember(ctx context.Context, p Peers) (*clientv3.Client, error) {
 
 // routed retries f through the leader for timeout, on Transient errors.
 func routed[T any](ctx context.Context, p Peers, timeout time.Duration, f func(context.Context, *clientv3.Client) (T, error)) (T, error) {
+	return routedWhile(ctx, p, timeout, Transient, f)
+}
+
+// routedWhile retries f through the leader for timeout, on the errors
+// again accepts.
+func routedWhile[T any](ctx context.Context, p Peers, timeout time.Duration, again func(error) bool, f func(context.Context, *clientv3.Client) (T, error)) (T, error) {
 	r := newRouter(p)
 	defer r.close()
-	return retry(ctx, timeout, Transient, func(ctx context.Context) (T, error) {
+	return retry(ctx, timeout, again, func(ctx context.Context) (T, error) {
 		var zero T
 		cli, err := r.client(ctx)
 		if err != nil {
@@ -117,7 +123,19 @@ func List(ctx context.Context, p Peers) ([]*etcdserverpb.Member, error) {
 // rpctypes.ErrPeerURLExist: then the learner is found by its peer URL, as
 // the add did happen. Any other lasting error comes back as etcd gave it.
 func AddLearner(ctx context.Context, p Peers, peerURL string) ([]*etcdserverpb.Member, uint64, error) {
-	resp, err := routed(ctx, p, ChangeTimeout, func(ctx context.Context, cli *clientv3.Client) (*clientv3.MemberAddResponse, error) {
+	return AddLearnerUnless(ctx, p, peerURL, nil)
+}
+
+// AddLearnerUnless is AddLearner, except that etcd's "unhealthy cluster"
+// (the leader is not connected to every member) is no longer retried once
+// dead says a member of the cluster has died: the leader cannot connect to
+// a member that is gone, so waiting out ChangeTimeout would only end with
+// the same answer, which comes back as etcd gave it. dead may be nil.
+func AddLearnerUnless(ctx context.Context, p Peers, peerURL string, dead func() bool) ([]*etcdserverpb.Member, uint64, error) {
+	again := func(err error) bool {
+		return Transient(err) && (dead == nil || !Is(err, rpctypes.ErrUnhealthy) || !dead())
+	}
+	resp, err := routedWhile(ctx, p, ChangeTimeout, again, func(ctx context.Context, cli *clientv3.Client) (*clientv3.MemberAddResponse, error) {
 		return cli.MemberAddAsLearner(ctx, []string{peerURL})
 	})
 	if err == nil {
