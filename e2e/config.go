@@ -111,8 +111,16 @@ func (c *Config) Validate() error {
 		errs = append(errs, err)
 	}
 	if c.Path != "" {
-		if _, err := upgrade.ParsePath(c.Path, c.Strategy, 3); err != nil {
+		if p, err := upgrade.ParsePath(c.Path, c.Strategy, 3); err != nil {
 			errs = append(errs, fmt.Errorf("-path: %w", err))
+		} else if sc, ok := scenarios.ByPath(scenarios.All(), p); ok && !c.given("expect") {
+			// A matrix path runs as its scenario, so where that scenario does
+			// not run the selection would be empty: say why instead.
+			for _, prov := range c.Providers() {
+				if ok, why := sc.RunsOn(prov); !ok {
+					errs = append(errs, fmt.Errorf("-path %s is the matrix scenario %s, which does not run on -provider=%s: %s", c.Path, sc.Name, prov, why))
+				}
+			}
 		}
 		if c.given("expect") {
 			if _, err := c.expected(); err != nil {
