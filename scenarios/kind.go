@@ -76,6 +76,11 @@ var kindExpected = map[string]Expectation{
 	"3.5.24-to-3.6.5-kubeadm-upgrade": expect(upgrade.Consistent, kindRun+"_artifacts/kubeadm2/kind/3.5.24-to-3.6.5-kubeadm-upgrade: "+
 		"the default Kubernetes path: kubeadm 1.33.13's own etcd pin to kubeadm 1.34.2's. `kubeadm upgrade apply v1.34.2` (105 s) and `kubeadm upgrade node` (68 s, 101 s) "+
 		"move every member to 3.6.5; every member lists every other in full, every key read back, audit consistent before and after. "+kubeadmRepeat),
+	"3.5.21-to-3.6.5-to-3.5.21-in-place+downgrade": expect(upgrade.Consistent, kindRun1130+"custom-3.5.21-to-3.6.5-to-3.5.21-in-place+downgrade "+
+		"(run as -path=3.5.21,3.6.5,3.5.21 -strategy=in-place -expect=consistent, 154 s): after the in-place hop to 3.6.5 every member reports storage version 3.6.0; "+
+		"etcd answers `cluster version 3.6, a downgrade to 3.5 is valid` and `downgrade to 3.5 enabled, cluster version 3.6`; 2.2 s later every member reports "+
+		"`downgrade enabled to 3.5.0, storage version 3.5.0`; each etcd static pod manifest is rewritten back to 3.5.21 (12-15 s per node); "+
+		"every member lists every other in full, every key read back through each member, the audit finds every 3.5.21 member consistent. Same as the process provider."),
 	"3.5.16-to-3.5.21-to-3.6.5-in-place": expect(upgrade.Consistent, kindRun1129+"3.5.16-to-3.5.21-to-3.6.5-in-place (172 s): "+
 		"six static pod restarts (15 s each at 3.5.21, 15-17 s at 3.6.5); every member lists every other in full, every key read back through each member; "+
 		"the audit finds every 3.5.16 member at-risk before the upgrade and every member consistent after hop 2 "+
@@ -130,6 +135,8 @@ var kindExpected = map[string]Expectation{
 // kindRun1129 starts the evidence of the kind runs of 2026-11-29, made with
 // signatures: `ginkgo --focus=... ./e2e -- -provider=kind`, artifacts of
 // that run under /tmp/kb/kind/<scenario> on the machine that ran it.
+const kindRun1130 = "measured 2026-11-30 (kind provider, kind v0.30.0, kubeadm v1.33.13, 2 cores), artifacts /tmp/k15/kind/"
+
 const kindRun1129 = "measured 2026-11-29 (kind provider, kind v0.30.0, kubeadm v1.33.13, 2 cores), artifacts /tmp/kb/kind/"
 
 // kubeadmRepeat cites the second run of every kubeadm-upgrade path.
