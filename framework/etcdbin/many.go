@@ -5,8 +5,9 @@ import (
 	"fmt"
 	"runtime"
 	"strings"
-	"sync"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 )
 
 // ParseRange reads "3.5.15..3.5.35" (both ends included, one minor).
@@ -47,19 +48,16 @@ func DefaultParallel() int {
 // processes building the same version still build it once (the cache lock).
 func (p *Provisioner) GetAll(ctx context.Context, vs []Version, parallel int) []Provisioned {
 	out := make([]Provisioned, len(vs))
-	sem := make(chan struct{}, max(1, parallel))
-	var wg sync.WaitGroup
+	var g errgroup.Group
+	g.SetLimit(max(1, parallel))
 	for i, v := range vs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
+		g.Go(func() error {
 			start := time.Now()
 			b, err := p.Get(ctx, v)
 			out[i] = Provisioned{Version: v, Binaries: b, Err: err, Took: time.Since(start)}
-		}()
+			return nil // each version keeps its own outcome
+		})
 	}
-	wg.Wait()
+	_ = g.Wait()
 	return out
 }

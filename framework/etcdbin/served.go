@@ -5,7 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sync"
+
+	"golang.org/x/sync/errgroup"
 )
 
 // Availability says whether the Go module proxy serves one etcd release.
@@ -63,14 +64,10 @@ func (p *Provisioner) Served(ctx context.Context, from, to Version) ([]Availabil
 func (p *Provisioner) served(ctx context.Context, vs []Version) ([]Availability, error) {
 	out := make([]Availability, len(vs))
 	errs := make([]error, len(vs))
-	sem := make(chan struct{}, lookups)
-	var wg sync.WaitGroup
+	var g errgroup.Group
+	g.SetLimit(lookups)
 	for i, v := range vs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
+		g.Go(func() error {
 			server, _ := v.modulePaths()
 			st, line, err := p.moduleState(ctx, server, v.Tag())
 			switch {
@@ -81,9 +78,10 @@ func (p *Provisioner) served(ctx context.Context, vs []Version) ([]Availability,
 			default:
 				out[i] = Availability{Version: v, Served: true}
 			}
-		}()
+			return nil // each version's error is joined below
+		})
 	}
-	wg.Wait()
+	_ = g.Wait()
 	return out, errors.Join(errs...)
 }
 
