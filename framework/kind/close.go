@@ -45,10 +45,11 @@ func (c *Cluster) Close(ctx context.Context) error {
 	}
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), deleteTimeout)
 	defer cancel()
+	start := time.Now()
 	if err := deleteCluster(dctx, c.provider, c.cfg.name, c.kubeconfig); err != nil {
 		errs = append(errs, err)
 	} else {
-		c.logf("kind cluster %s deleted", c.cfg.name)
+		c.logf("kind cluster %s deleted in %s", c.cfg.name, time.Since(start).Round(100*time.Millisecond))
 	}
 	return errors.Join(errs...)
 }
@@ -57,6 +58,7 @@ func (c *Cluster) Close(ctx context.Context) error {
 // cancellation Close goes on to delete the cluster.
 func (c *Cluster) collectLogs(ctx context.Context) error {
 	dir := filepath.Join(c.cfg.dir, "logs")
+	start := time.Now()
 	done := make(chan error, 1)
 	go func() { done <- c.provider.CollectLogs(c.cfg.name, dir) }()
 	select {
@@ -64,7 +66,7 @@ func (c *Cluster) collectLogs(ctx context.Context) error {
 		if err != nil && !onlyMissingCrictl(err) {
 			return fmt.Errorf("exporting logs of %s: %w", c.cfg.name, err)
 		}
-		c.logf("kind logs of %s in %s", c.cfg.name, dir)
+		c.logf("kind logs of %s in %s (%s)", c.cfg.name, dir, time.Since(start).Round(100*time.Millisecond))
 		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("exporting logs of %s: %w", c.cfg.name, ctx.Err())
