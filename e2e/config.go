@@ -20,6 +20,9 @@ import (
 type Config struct {
 	Path     string
 	Scenario string
+	// ExpectFrom runs -scenario on a provider where it is not measured yet,
+	// with the verdict measured on this provider as the hypothesis.
+	ExpectFrom string
 	Strategy string
 	Expect   string
 	// ExpectStep, ExpectCheck and ExpectLine are the signature of -expect.
@@ -56,6 +59,7 @@ func (c *Config) Bind(fs *flag.FlagSet) {
 	fs.StringVar(&c.Path, "path", "", "run only this path: comma-separated etcd versions, the first is the starting cluster (e.g. 3.5.19,3.5.21,3.6.4); "+
 		"a lower version is a downgrade hop by etcd's downgrade (3.5.21,3.6.5,3.5.21), VERSION/N halts that hop after N members (3.5.21,3.6.5/1,3.5.21)")
 	fs.StringVar(&c.Scenario, "scenario", "", "run only this scenario of the matrix, by name (e.g. 3.5.17-to-3.6.5-replace), with its measured expectations")
+	fs.StringVar(&c.ExpectFrom, "expect-from", "", "with -scenario: run it where it has no measured verdict yet, expecting the verdict and signatures measured on this provider (e.g. -provider=kind -expect-from=process); how a scenario is first measured on a provider")
 	fs.StringVar(&c.Strategy, "strategy", string(upgrade.InPlace), "strategy of every upgrade hop of -path: in-place, replace or kubeadm-upgrade (kind only: a real kubeadm upgrade to Kubernetes "+KubeadmUpgradeTarget+"); a downgrade hop always uses etcd's downgrade")
 	fs.StringVar(&c.Expect, "expect", string(upgrade.Consistent), "verdict -path is expected to give: consistent, inconsistent or upgrade-failed (default: the matrix's expectation when -path is a scenario of it, else consistent)")
 	fs.StringVar(&c.ExpectStep, "expect-step", "", "with -expect=upgrade-failed: regular expression the failing step must match (e.g. 'hop 1 .*join a new member')")
@@ -142,6 +146,12 @@ func (c *Config) Validate() error {
 		}
 		if sc, ok := scenarios.Find(scenarios.All(), c.Scenario); !ok {
 			errs = append(errs, fmt.Errorf("-scenario %q: no scenario of the matrix has that name (they are listed in the README and in matrix.md)", c.Scenario))
+		} else if c.ExpectFrom != "" {
+			for _, p := range c.Providers() {
+				if _, err := sc.WithExpectationFrom(p, c.ExpectFrom); err != nil {
+					errs = append(errs, fmt.Errorf("-expect-from=%s: %w", c.ExpectFrom, err))
+				}
+			}
 		} else {
 			for _, p := range c.Providers() {
 				if ok, why := sc.RunsOn(p); !ok {
@@ -149,6 +159,8 @@ func (c *Config) Validate() error {
 				}
 			}
 		}
+	} else if c.ExpectFrom != "" {
+		errs = append(errs, errors.New("-expect-from applies to -scenario, which is not given"))
 	}
 	if c.SnapshotCount < 1 {
 		errs = append(errs, fmt.Errorf("-snapshot-count %d: must be positive", c.SnapshotCount))

@@ -27,6 +27,11 @@ func TestConfigRejectsBadInput(t *testing.T) {
 	if err := withSignature.Validate(); err != nil {
 		t.Fatalf("an expected failure with its signature refused: %v", err)
 	}
+	measureOnKind := good()
+	measureOnKind.Scenario, measureOnKind.ExpectFrom, measureOnKind.Provider = "3.5.21-to-3.6.16-to-3.5.35-in-place+downgrade", "process", "kind"
+	if err := measureOnKind.Validate(); err != nil {
+		t.Fatalf("a scenario not measured on kind yet, run there with the process verdict as hypothesis, refused: %v", err)
+	}
 	for _, tc := range []struct {
 		name string
 		edit func(*Config)
@@ -66,6 +71,13 @@ func TestConfigRejectsBadInput(t *testing.T) {
 		{"unknown scenario", func(c *Config) { c.Scenario = "3.5.17-to-banana" }, "no scenario of the matrix has that name"},
 		{"scenario and path", func(c *Config) { c.Scenario, c.Path = "3.5.17-to-3.6.5-replace", "3.5.17,3.6.5" }, "give one"},
 		{"kubeadm scenario on processes", func(c *Config) { c.Scenario = "3.5.21-to-3.6.5-kubeadm-upgrade" }, "runs no Kubernetes"},
+		{"expect-from without a scenario", func(c *Config) { c.ExpectFrom = "process"; c.Provider = "kind" }, "-expect-from applies to -scenario"},
+		{"expect-from for a scenario that means nothing there", func(c *Config) {
+			c.Scenario, c.ExpectFrom, c.Provider = "3.5.17-to-3.6.5-in-place-static", "process", "kind"
+		}, "kind builds control planes with kubeadm only"},
+		{"expect-from for a scenario measured there already", func(c *Config) {
+			c.Scenario, c.ExpectFrom, c.Provider = "3.5.21-to-3.6.5-replace", "process", "kind"
+		}, "measured on kind already"},
 		{"a matrix path where its scenario does not run", func(c *Config) { c.Path, c.Provider = "3.5.21,3.6.16,3.5.21", "kind" }, "is the matrix scenario 3.5.21-to-3.6.16-to-3.5.21-in-place+downgrade, which does not run on -provider=kind"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -48,6 +48,15 @@ func selectedScenarios() []scenarios.Scenario {
 		if !ok {
 			return nil // Validate has refused it already
 		}
+		for _, p := range config.Providers() {
+			if config.ExpectFrom == "" {
+				break
+			}
+			var err error
+			if sc, err = sc.WithExpectationFrom(p, config.ExpectFrom); err != nil {
+				return nil // Validate has refused it already
+			}
+		}
 		return []scenarios.Scenario{sc}
 	case config.Path == "":
 		return all

@@ -166,6 +166,9 @@ func reproduceCommand(in UpgradePathSpecInput) string {
 		}
 	} else {
 		args = append(args, "-scenario="+in.Scenario.Name)
+		if in.Config.ExpectFrom != "" {
+			args = append(args, "-expect-from="+in.Config.ExpectFrom)
+		}
 	}
 	return strings.Join(append(args, "-keep"), " ")
 }

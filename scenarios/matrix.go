@@ -22,9 +22,9 @@ const Etcd37 = "3.7.3"
 
 // Why the rollback and 3.7 scenarios do not run on kind yet.
 const (
-	downgradeNotOnKind = "not measured on kind yet: on kind a downgrade hop restarts each member through the kind provider's Upgrade " +
-		"(the etcd static pod manifest rewritten back to the older image, as an operator would); only 3.5.21-to-3.6.5-to-3.5.21-in-place+downgrade has run there"
-	etcd37NotOnKind = "not measured on kind yet: the 3.7 hop has not run on kind, whose node image carries no etcd 3.7 image"
+	downgradeNotOnKind = "on kind a downgrade hop restarts each member through the kind provider's Upgrade " +
+		"(the etcd static pod manifest rewritten back to the older image, as an operator would); run it there with -scenario=NAME -expect-from=process to measure it"
+	etcd37NotOnKind = "the 3.7 hop has not run on kind; run it there with -scenario=NAME -expect-from=process to measure it"
 )
 
 const (
@@ -93,8 +93,14 @@ func All() []Scenario {
 	return append(all, rollbacks()...)
 }
 
-// notOnKind marks a scenario not measured on kind yet.
-func notOnKind(why string) map[string]string { return map[string]string{"kind": why} }
+// unmeasuredOnKind keeps s off kind, saying why, until kindExpected holds
+// its measured kind verdict.
+func unmeasuredOnKind(s Scenario, why string) Scenario {
+	if _, ok := kindExpected[Name(s.Path, s.Suffix)]; !ok {
+		s.NotOn = map[string]string{"kind": notMeasuredOn("kind", why)}
+	}
+	return scenario(s)
+}
 
 // rollbacks are the paths of users whose 1.34 upgrade failed: rolled back
 // to 3.5 with etcd's downgrade (a version lower than the one before it in
@@ -109,12 +115,7 @@ func notOnKind(why string) map[string]string { return map[string]string{"kind": 
 // them; those paths are not in the matrix.
 func rollbacks() []Scenario {
 	var out []Scenario
-	downgrade := func(s Scenario) Scenario {
-		if _, ok := kindExpected[Name(s.Path, s.Suffix)]; !ok {
-			s.NotOn = notOnKind(downgradeNotOnKind)
-		}
-		return scenario(s)
-	}
+	downgrade := func(s Scenario) Scenario { return unmeasuredOnKind(s, downgradeNotOnKind) }
 	for _, from := range []string{"3.5.17", "3.5.21"} {
 		strategies := []string{inPlace, replace}
 		if from == "3.5.17" {
@@ -143,19 +144,16 @@ func rollbacks() []Scenario {
 	// Pushing on to etcd 3.7 through the newest 3.6.
 	newest := Targets[len(Targets)-1]
 	for _, c := range []struct{ from, st string }{{"3.5.17", inPlace}, {"3.5.21", inPlace}, {"3.5.21", replace}} {
-		s := Scenario{
+		out = append(out, unmeasuredOnKind(Scenario{
 			Kubernetes: fmt.Sprintf("1.33 (etcd %s) → 1.34 (%s) → etcd %s", c.from, newest, Etcd37),
 			Path:       path(c.from, c.st, newest, c.st, Etcd37), Risk: true,
-			NotOn: notOnKind(etcd37NotOnKind),
-		}
-		out = append(out, scenario(s))
+		}, etcd37NotOnKind))
 	}
 	// etcd refuses a downgrade of more than one minor, with its own message.
-	out = append(out, scenario(Scenario{
+	out = append(out, unmeasuredOnKind(Scenario{
 		Kubernetes: fmt.Sprintf("an etcd %s cluster rolled back two minors to 3.5.21 (refused by etcd)", Etcd37),
 		Path:       path(Etcd37, string(upgrade.Downgrade), "3.5.21"),
-		NotOn:      notOnKind(etcd37NotOnKind),
-	}))
+	}, etcd37NotOnKind))
 	return out
 }
 

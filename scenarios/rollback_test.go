@@ -39,7 +39,7 @@ func TestRollbackScenarios(t *testing.T) {
 		}
 		// On kind a rollback or 3.7 path runs only with a measured kind verdict.
 		_, measuredOnKind := s.Expect("kind")
-		if ok, why := s.RunsOn("kind"); ok != measuredOnKind || (!ok && !strings.HasPrefix(why, "not measured on kind yet")) {
+		if ok, why := s.RunsOn("kind"); ok != measuredOnKind || (!ok && !strings.HasPrefix(why, notMeasuredYet+"kind yet")) {
 			t.Errorf("%s: runs on kind %v (%q), measured there %v", s.Name, ok, why, measuredOnKind)
 		}
 		if e, ok := s.Expect("process"); !ok || !strings.Contains(e.Evidence, "2026-") {
@@ -60,5 +60,49 @@ func TestRollbackScenarios(t *testing.T) {
 	}
 	if e, _ := refused.Expect("process"); e.Verdict != upgrade.UpgradeFailed {
 		t.Errorf("3.7.3 → 3.5.21 expected %s", e.Verdict)
+	}
+}
+
+// TestWithExpectationFrom checks how a scenario is first measured on a
+// provider: allowed where it is only not measured yet, refused where it
+// means nothing or is measured already.
+func TestWithExpectationFrom(t *testing.T) {
+	all := All()
+	unmeasured, ok := Find(all, "3.5.21-to-3.6.16-to-3.5.35-in-place+downgrade")
+	if !ok {
+		t.Fatal("no rollback scenario 3.5.21-to-3.6.16-to-3.5.35-in-place+downgrade")
+	}
+	if ok, _ := unmeasured.RunsOn("kind"); ok {
+		t.Skip("3.5.21-to-3.6.16-to-3.5.35-in-place+downgrade is measured on kind now: pick another unmeasured scenario")
+	}
+	got, err := unmeasured.WithExpectationFrom("kind", "process")
+	if err != nil {
+		t.Fatalf("refused: %v", err)
+	}
+	if ok, why := got.RunsOn("kind"); !ok {
+		t.Fatalf("does not run on kind: %s", why)
+	}
+	want, _ := unmeasured.Expect("process")
+	e, ok := got.Expect("kind")
+	if !ok || e.Verdict != want.Verdict || len(e.Signatures) != len(want.Signatures) || !strings.Contains(e.Evidence, "hypothesis") {
+		t.Fatalf("kind expectation %+v, want the process one %+v marked a hypothesis", e, want)
+	}
+	if _, measured := unmeasured.Expect("kind"); measured {
+		t.Fatal("the original scenario was changed")
+	}
+	for _, tc := range []struct{ name, provider, from, want string }{
+		{"3.5.17-to-3.6.5-in-place-static", "kind", "process", "does not run on kind"},
+		{"3.5.21-to-3.6.5-replace", "kind", "process", "measured on kind already"},
+		{"3.5.21-to-3.6.5-kubeadm-upgrade", "process", "kind", "does not run on process"},
+		{"3.5.21-to-3.6.16-to-3.5.35-in-place+downgrade", "kind", "kind", "another provider"},
+	} {
+		sc, ok := Find(all, tc.name)
+		if !ok {
+			t.Errorf("no scenario %s", tc.name)
+			continue
+		}
+		if _, err := sc.WithExpectationFrom(tc.provider, tc.from); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s on %s from %s: error %v, want one saying %q", tc.name, tc.provider, tc.from, err, tc.want)
+		}
 	}
 }

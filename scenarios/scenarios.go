@@ -53,6 +53,50 @@ func (s Scenario) RunsOn(provider string) (bool, string) {
 	return !not, why
 }
 
+// notMeasuredYet starts the NotOn reason of a scenario that means something
+// on a provider but has no measured verdict there yet.
+const notMeasuredYet = "not measured on "
+
+// notMeasuredOn is the NotOn reason of a scenario not measured on provider
+// yet, saying why.
+func notMeasuredOn(provider, why string) string {
+	return notMeasuredYet + provider + " yet: " + why
+}
+
+// WithExpectationFrom makes s run on provider, where it has no measured
+// verdict yet, with the verdict measured on from as the hypothesis the run
+// confirms or refutes: how a scenario is first measured on a provider. A
+// scenario that means nothing on provider (NotOn for another reason) stays
+// refused.
+func (s Scenario) WithExpectationFrom(provider, from string) (Scenario, error) {
+	if provider == from {
+		return s, fmt.Errorf("scenario %s: the expectation must come from another provider than %s", s.Name, provider)
+	}
+	if why, not := s.NotOn[provider]; not && !strings.HasPrefix(why, notMeasuredYet) {
+		return s, fmt.Errorf("scenario %s does not run on %s: %s", s.Name, provider, why)
+	}
+	if _, ok := s.Expected[provider]; ok {
+		return s, fmt.Errorf("scenario %s is measured on %s already: run it with its own expectation", s.Name, provider)
+	}
+	e, ok := s.Expected[from]
+	if !ok {
+		return s, fmt.Errorf("scenario %s has no measured verdict on %s to start from", s.Name, from)
+	}
+	out := s
+	out.NotOn = map[string]string{}
+	for p, why := range s.NotOn {
+		if p != provider {
+			out.NotOn[p] = why
+		}
+	}
+	out.Expected = map[string]Expectation{}
+	for p, x := range s.Expected {
+		out.Expected[p] = x
+	}
+	out.Expected[provider] = Expectation{Expected: e.Expected, Evidence: "hypothesis: the verdict measured on " + from + " (-expect-from=" + from + "), not yet on " + provider + ". " + from + ": " + e.Evidence}
+	return out, nil
+}
+
 // Expect returns the expectation for a provider.
 func (s Scenario) Expect(provider string) (Expectation, bool) {
 	e, ok := s.Expected[provider]
