@@ -23,8 +23,8 @@ type Config struct {
 	// ExpectFrom runs -scenario on a provider where it is not measured yet,
 	// with the verdict measured on this provider as the hypothesis.
 	ExpectFrom string
-	Strategy string
-	Expect   string
+	Strategy   string
+	Expect     string
 	// ExpectStep, ExpectCheck and ExpectLine are the signature of -expect.
 	ExpectStep    string
 	ExpectCheck   string
