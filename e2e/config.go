@@ -35,6 +35,9 @@ type Config struct {
 	NodeImage     string
 	SnapshotCount int
 	CatchUpWrites int
+	// Fsync keeps etcd's fsync on process members (they run with
+	// --unsafe-no-fsync otherwise).
+	Fsync bool
 	// RequireKind turns every reason kind specs cannot run here into a
 	// failure: CI and the Prow kind jobs set it, so they cannot pass by
 	// skipping.
@@ -73,6 +76,7 @@ func (c *Config) Bind(fs *flag.FlagSet) {
 	fs.BoolVar(&c.Keep, "keep", false, "keep data dirs, logs (and kind clusters) after each spec, and print how to inspect them")
 	fs.StringVar(&c.NodeImage, "node-image", "", "kind node image (default: found or built automatically)")
 	fs.IntVar(&c.SnapshotCount, "snapshot-count", 100, "etcd --snapshot-count of every member")
+	fs.BoolVar(&c.Fsync, "fsync", false, "process members fsync as etcd does by default; without it they run with --unsafe-no-fsync, which loses nothing when the harness stops or kills a process (never the machine) and halves the time of the catch-up writes")
 	fs.IntVar(&c.CatchUpWrites, "catch-up-writes", 6000, "writes after the cluster is built; must exceed 5000 + snapshot-count so new members get a raft snapshot")
 }
 

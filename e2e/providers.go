@@ -44,7 +44,7 @@ func newCluster(ctx context.Context, in UpgradePathSpecInput) cluster.Cluster {
 }
 
 func newProcessCluster(_ context.Context, in UpgradePathSpecInput) cluster.Cluster {
-	cl, err := process.New(
+	opts := []process.Option{
 		process.WithName(shortName(in.Scenario.Name)),
 		process.WithDir(in.ArtifactsDir),
 		process.WithSnapshotCount(in.Config.SnapshotCount),
@@ -52,7 +52,11 @@ func newProcessCluster(_ context.Context, in UpgradePathSpecInput) cluster.Clust
 		process.WithKeep(in.Keep),
 		process.WithLog(GinkgoWriter),
 		process.WithStartTimeout(DefaultMemberTimeout),
-	)
+	}
+	if !in.Config.Fsync {
+		opts = append(opts, process.WithoutFsync())
+	}
+	cl, err := process.New(opts...)
 	Expect(err).NotTo(HaveOccurred())
 	return cl
 }

@@ -170,6 +170,9 @@ func reproduceCommand(in UpgradePathSpecInput) string {
 			args = append(args, "-expect-from="+in.Config.ExpectFrom)
 		}
 	}
+	if in.Config.Fsync && in.Provider == "process" {
+		args = append(args, "-fsync")
+	}
 	return strings.Join(append(args, "-keep"), " ")
 }
 
