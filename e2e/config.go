@@ -61,7 +61,7 @@ const RequireKindEnv = "ETCDUP_REQUIRE_KIND"
 func (c *Config) Bind(fs *flag.FlagSet) {
 	fs.StringVar(&c.Path, "path", "", "run only this path: comma-separated etcd versions, the first is the starting cluster (e.g. 3.5.19,3.5.21,3.6.4); "+
 		"a lower version is a downgrade hop by etcd's downgrade (3.5.21,3.6.5,3.5.21), VERSION/N halts that hop after N members (3.5.21,3.6.5/1,3.5.21)")
-	fs.StringVar(&c.Scenario, "scenario", "", "run only this scenario of the matrix, by name (e.g. 3.5.17-to-3.6.5-replace), with its measured expectations")
+	fs.StringVar(&c.Scenario, "scenario", "", "run only these scenarios of the matrix, by name, comma-separated (e.g. 3.5.17-to-3.6.5-replace), with their measured expectations")
 	fs.StringVar(&c.ExpectFrom, "expect-from", "", "with -scenario: run it where it has no measured verdict yet, expecting the verdict and signatures measured on this provider (e.g. -provider=kind -expect-from=process); how a scenario is first measured on a provider")
 	fs.StringVar(&c.Strategy, "strategy", string(upgrade.InPlace), "strategy of every upgrade hop of -path: in-place, replace or kubeadm-upgrade (kind only: a real kubeadm upgrade to Kubernetes "+KubeadmUpgradeTarget+"); a downgrade hop always uses etcd's downgrade")
 	fs.StringVar(&c.Expect, "expect", string(upgrade.Consistent), "verdict -path is expected to give: consistent, inconsistent or upgrade-failed (default: the matrix's expectation when -path is a scenario of it, else consistent)")
@@ -148,20 +148,8 @@ func (c *Config) Validate() error {
 		if c.Path != "" {
 			errs = append(errs, errors.New("-scenario and -path each choose the path to run: give one"))
 		}
-		if sc, ok := scenarios.Find(scenarios.All(), c.Scenario); !ok {
-			errs = append(errs, fmt.Errorf("-scenario %q: no scenario of the matrix has that name (they are listed in the README and in matrix.md)", c.Scenario))
-		} else if c.ExpectFrom != "" {
-			for _, p := range c.Providers() {
-				if _, err := sc.WithExpectationFrom(p, c.ExpectFrom); err != nil {
-					errs = append(errs, fmt.Errorf("-expect-from=%s: %w", c.ExpectFrom, err))
-				}
-			}
-		} else {
-			for _, p := range c.Providers() {
-				if ok, why := sc.RunsOn(p); !ok {
-					errs = append(errs, fmt.Errorf("-scenario %s does not run on -provider=%s: %s", c.Scenario, p, why))
-				}
-			}
+		for _, name := range c.ScenarioNames() {
+			errs = append(errs, c.validateScenario(name)...)
 		}
 	} else if c.ExpectFrom != "" {
 		errs = append(errs, errors.New("-expect-from applies to -scenario, which is not given"))
@@ -176,6 +164,37 @@ func (c *Config) Validate() error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// ScenarioNames splits -scenario, a comma-separated list of names.
+func (c *Config) ScenarioNames() []string {
+	var out []string
+	for _, n := range strings.Split(c.Scenario, ",") {
+		if n = strings.TrimSpace(n); n != "" {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// validateScenario checks one name of -scenario against the matrix and the
+// providers it is to run on.
+func (c *Config) validateScenario(name string) []error {
+	sc, ok := scenarios.Find(scenarios.All(), name)
+	if !ok {
+		return []error{fmt.Errorf("-scenario %q: no scenario of the matrix has that name (they are listed in the README and in matrix.md)", name)}
+	}
+	var errs []error
+	for _, p := range c.Providers() {
+		if c.ExpectFrom != "" {
+			if _, err := sc.WithExpectationFrom(p, c.ExpectFrom); err != nil {
+				errs = append(errs, fmt.Errorf("-expect-from=%s: %w", c.ExpectFrom, err))
+			}
+		} else if ok, why := sc.RunsOn(p); !ok {
+			errs = append(errs, fmt.Errorf("-scenario %s does not run on -provider=%s: %s", name, p, why))
+		}
+	}
+	return errs
 }
 
 // ArtifactsDir resolves -artifacts.

@@ -28,7 +28,7 @@ func TestConfigRejectsBadInput(t *testing.T) {
 		t.Fatalf("an expected failure with its signature refused: %v", err)
 	}
 	measureOnKind := good()
-	measureOnKind.Scenario, measureOnKind.ExpectFrom, measureOnKind.Provider = "3.5.21-to-3.6.16-to-3.5.35-in-place+downgrade", "process", "kind"
+	measureOnKind.Scenario, measureOnKind.ExpectFrom, measureOnKind.Provider = "3.5.21-to-3.6.16-to-3.5.35-in-place+downgrade,3.5.21-to-3.6.16-to-3.7.3-in-place", "process", "kind"
 	if err := measureOnKind.Validate(); err != nil {
 		t.Fatalf("a scenario not measured on kind yet, run there with the process verdict as hypothesis, refused: %v", err)
 	}
@@ -71,6 +71,7 @@ func TestConfigRejectsBadInput(t *testing.T) {
 		{"unknown scenario", func(c *Config) { c.Scenario = "3.5.17-to-banana" }, "no scenario of the matrix has that name"},
 		{"scenario and path", func(c *Config) { c.Scenario, c.Path = "3.5.17-to-3.6.5-replace", "3.5.17,3.6.5" }, "give one"},
 		{"kubeadm scenario on processes", func(c *Config) { c.Scenario = "3.5.21-to-3.6.5-kubeadm-upgrade" }, "runs no Kubernetes"},
+		{"one unknown name among several scenarios", func(c *Config) { c.Scenario = "3.5.21-to-3.6.5-replace, 3.5.17-to-banana" }, `-scenario "3.5.17-to-banana": no scenario`},
 		{"expect-from without a scenario", func(c *Config) { c.ExpectFrom = "process"; c.Provider = "kind" }, "-expect-from applies to -scenario"},
 		{"expect-from for a scenario that means nothing there", func(c *Config) {
 			c.Scenario, c.ExpectFrom, c.Provider = "3.5.17-to-3.6.5-in-place-static", "process", "kind"

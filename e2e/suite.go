@@ -37,27 +37,31 @@ var (
 	binaries *etcdbin.Provisioner
 )
 
-// selectedScenarios is the matrix, the scenario -scenario names, or the
+// selectedScenarios is the matrix, the scenarios -scenario names, or the
 // path -path gives. A -path that is a scenario of the matrix runs as that
 // scenario, with its measured expectations, unless -expect says otherwise.
 func selectedScenarios() []scenarios.Scenario {
 	all := scenarios.All()
 	switch {
 	case config.Scenario != "":
-		sc, ok := scenarios.Find(all, config.Scenario)
-		if !ok {
-			return nil // Validate has refused it already
-		}
-		for _, p := range config.Providers() {
-			if config.ExpectFrom == "" {
-				break
-			}
-			var err error
-			if sc, err = sc.WithExpectationFrom(p, config.ExpectFrom); err != nil {
+		var out []scenarios.Scenario
+		for _, name := range config.ScenarioNames() {
+			sc, ok := scenarios.Find(all, name)
+			if !ok {
 				return nil // Validate has refused it already
 			}
+			for _, p := range config.Providers() {
+				if config.ExpectFrom == "" {
+					break
+				}
+				var err error
+				if sc, err = sc.WithExpectationFrom(p, config.ExpectFrom); err != nil {
+					return nil // Validate has refused it already
+				}
+			}
+			out = append(out, sc)
 		}
-		return []scenarios.Scenario{sc}
+		return out
 	case config.Path == "":
 		return all
 	}
