@@ -91,7 +91,7 @@ etcd:
 ## qualify: every known etcd 3.5 → 3.6 risk (scenarios/risks.go) bisected, on the process
 ## provider, for the first release where it stops reproducing, and every Kubernetes 1.33.z → 1.34.z
 ## upgrade judged by kubeadm's etcd pins; CANDIDATE=3.5.x (or 3.6.x) runs that release in every
-## risk's path and prints go / no-go. Reports: $(ARTIFACTS)/qualify.md, qualify.json, heatmap.html.
+## risk's path and prints GO, NO-GO or CANNOT TELL. Reports: $(ARTIFACTS)/qualify.md, qualify.json, heatmap.html.
 ## QUALIFY_ARGS passes flags, e.g. QUALIFY_ARGS="-risks=20793 -range35=3.5.20..3.5.25 -targets=3.6.5 -j=2".
 QUALIFY_ARGS ?=
 qualify:

@@ -6,8 +6,9 @@
 // are measured runs), reads kubeadm's etcd pin of every Kubernetes 1.33.z and
 // 1.34.z from k8s.io/kubernetes and says which patch upgrades are safe.
 // With -candidate it runs every risk with one release in the risk's open
-// role and prints go / no-go. It writes qualify.md, qualify.json and
-// heatmap.html to the artifacts dir.
+// role and prints GO, NO-GO or CANNOT TELL, decided by those runs alone
+// (upstream's word on risks not measured is printed apart). It writes
+// qualify.md, qualify.json and heatmap.html to the artifacts dir.
 package main
 
 import (
@@ -15,6 +16,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -43,7 +45,7 @@ func main() {
 	flag.StringVar(&o.range36, "range36", "3.6.0..3.6.16", "3.6 releases to consider")
 	flag.StringVar(&o.targets, "targets", "kubeadm,newest", "3.6 targets of the 3.5-side risks: releases, 'kubeadm' (every etcd kubeadm 1.34.z pins) and 'newest' (the newest served in -range36)")
 	flag.StringVar(&o.risks, "risks", "", "comma-separated etcd issues to run (default: the whole registry)")
-	flag.StringVar(&o.candidate, "candidate", "", "run every risk with this release in its open role and print go / no-go, instead of bisecting")
+	flag.StringVar(&o.candidate, "candidate", "", "run every risk with this release in its open role and print GO, NO-GO or CANNOT TELL (exit 0 only for GO), instead of bisecting")
 	flag.StringVar(&o.artifacts, "artifacts", "", "where qualify.md, qualify.json, heatmap.html and the runs go (default $ARTIFACTS, else ./_artifacts)")
 	flag.IntVar(&o.parallel, "j", 2, "paths run at once (each is a 3-4 member process cluster)")
 	flag.IntVar(&o.builds, "builds", etcdbin.DefaultParallel(), "etcd releases built at once")
@@ -133,7 +135,7 @@ func run(ctx context.Context, o options) (int, error) {
 		for _, m := range missing {
 			logf("kubernetes %s: not served by the Go module proxy", m.Version)
 		}
-		rep.Pins = pins
+		rep.Pins, rep.KubernetesNotServed = pins, qualify.NotServedKubernetes(missing)
 	}
 	targets, err := resolveTargets(o.targets, rep.Pins, served["3.6"])
 	if err != nil {
@@ -172,13 +174,13 @@ func run(ctx context.Context, o options) (int, error) {
 	code := 0
 	if !candidate.IsZero() {
 		rep.Mode = "candidate"
-		runs, skipped, goNoGo := qualify.Candidate(ctx, plan, runner, candidate)
-		rep.Candidate = &qualify.CandidateReport{Version: candidate.String(), Go: goNoGo, Runs: runs, Skipped: skipped}
+		c := qualify.Candidate(ctx, plan, runner, candidate)
+		rep.Candidate = &c
 		for _, r := range risks {
 			rep.Risks = append(rep.Risks, qualify.RiskResult{Issue: r.Issue, Title: r.Title, Status: r.Status, UpstreamFix: r.UpstreamFix, Role: r.Role, Mechanism: r.Mechanism, Evidence: r.Evidence})
 		}
-		if !goNoGo {
-			code = 1
+		if c.Verdict != qualify.VerdictGo {
+			code = 1 // no-go, or cannot tell
 		}
 	} else {
 		rep.Risks = qualify.Qualify(ctx, plan, runner)
@@ -307,21 +309,7 @@ func neededVersions(plan qualify.Plan, candidate etcdbin.Version) []etcdbin.Vers
 
 func printSummary(rep *qualify.Report, dir string) {
 	if c := rep.Candidate; c != nil {
-		verdict := "NO-GO"
-		if c.Go {
-			verdict = "GO"
-		}
-		fmt.Printf("candidate %s: %s\n", c.Version, verdict)
-		for _, r := range c.Runs {
-			fmt.Printf("  etcd %d (%s, %s, target %s): %s%s\n", r.Issue, r.Role, r.Strategy, r.Target, r.Outcome, line(r.Probe))
-		}
-		for _, s := range c.Skipped {
-			if strings.HasPrefix(s, "NO-GO") {
-				fmt.Printf("  %s\n", s)
-			} else {
-				fmt.Printf("  not run: %s\n", s)
-			}
-		}
+		printCandidate(os.Stdout, c)
 	}
 	for _, rr := range rep.Risks {
 		if rr.Attempt != nil {
@@ -344,21 +332,49 @@ func printSummary(rep *qualify.Report, dir string) {
 			fmt.Printf("  upstream: %s\n", b.Upstream)
 		}
 	}
-	for _, g := range qualify.GroupKubernetes(rep.Kubernetes) {
-		fmt.Printf("kubernetes %s → %s (etcd %s → %s), %s: %s\n", strings.Join(g.From, ","), strings.Join(g.To, ","), g.EtcdFrom, g.EtcdTo, g.Strategy, g.Safety)
-		for _, r := range g.Risks {
-			fmt.Printf("  %s\n", r)
-		}
-		for _, n := range g.Notes {
-			fmt.Printf("  not measured: %s\n", n)
-		}
-		fmt.Printf("  rolled back: %s; then etcd %s: %s\n", g.Rollback, scenarios.Etcd37, g.OnTo37)
-	}
+	printKubernetes(os.Stdout, rep.Kubernetes, rep.KubernetesNotServed)
 	fmt.Printf("cost: %d runs, %.0f s in all\n", rep.Costs.Runs, rep.Costs.TotalSeconds)
 	for _, v := range rep.Costs.Versions() {
 		fmt.Printf("  etcd %-8s provisioning %6.1f s, runs %6.0f s\n", v, rep.Costs.ProvisionSeconds[v], rep.Costs.RunSeconds[v])
 	}
 	fmt.Printf("reports: %s\n", strings.Join([]string{filepath.Join(dir, "qualify.md"), filepath.Join(dir, "qualify.json"), filepath.Join(dir, "heatmap.html")}, ", "))
+}
+
+// printCandidate prints the verdict with the runs it rests on, then, apart,
+// what upstream says about risks no run measured.
+func printCandidate(w io.Writer, c *qualify.CandidateReport) {
+	fmt.Fprintf(w, "candidate %s: %s (%s)\n", c.Version, c.Verdict, c.Why)
+	for _, r := range c.Runs {
+		fmt.Fprintf(w, "  etcd %d (%s, %s, target %s): %s%s\n", r.Issue, r.Role, r.Strategy, r.Target, r.Outcome, line(r.Probe))
+	}
+	for _, s := range c.Skipped {
+		fmt.Fprintf(w, "  not run: %s\n", s)
+	}
+	if len(c.UpstreamCaveats) > 0 {
+		fmt.Fprintf(w, "upstream only, not measured here (not part of the verdict):\n")
+		for _, u := range c.UpstreamCaveats {
+			fmt.Fprintf(w, "  %s\n", u)
+		}
+	}
+}
+
+// printKubernetes prints the Kubernetes table a group of patch ranges a
+// line.
+func printKubernetes(w io.Writer, rows []qualify.K8sRow, notServed []qualify.K8sNotServed) {
+	groups, outside := qualify.GroupKubernetes(rows, notServed)
+	for _, g := range groups {
+		fmt.Fprintf(w, "kubernetes %s → %s, %s: %s\n", g.From, g.To, g.Strategy, g.Safety)
+		for _, r := range g.Risks {
+			fmt.Fprintf(w, "  %s\n", r)
+		}
+		for _, n := range g.Notes {
+			fmt.Fprintf(w, "  upstream only, not measured: %s\n", n)
+		}
+		fmt.Fprintf(w, "  rolled back: %s; then etcd %s: %s\n", g.Rollback, scenarios.Etcd37, g.OnTo37)
+	}
+	if len(outside) > 0 {
+		fmt.Fprintf(w, "kubernetes releases in no range, their etcd pin unknown: %s\n", outside)
+	}
 }
 
 func line(p qualify.Probe) string {

@@ -2,10 +2,12 @@ package qualify
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 
 	"etcd-upgrade-e2e/framework/etcdbin"
 	"etcd-upgrade-e2e/framework/kubeadmpins"
+	"etcd-upgrade-e2e/framework/nodeimage/k8sbin"
 	"etcd-upgrade-e2e/framework/upgrade"
 	"etcd-upgrade-e2e/scenarios"
 )
@@ -76,11 +78,8 @@ func KubernetesTable(pins []kubeadmpins.Pin, fromMinor, toMinor int, risks []Ris
 }
 
 func k8sMinor(v string) (int, error) {
-	var maj, min, patch int
-	if _, err := fmt.Sscanf(strings.TrimPrefix(v, "v"), "%d.%d.%d", &maj, &min, &patch); err != nil {
-		return 0, err
-	}
-	return min, nil
+	kv, err := k8sbin.ParseVersion(v)
+	return kv.Minor, err
 }
 
 func judgePair(a, b kubeadmpins.Pin, name string, s upgrade.Strategy, risks []RiskResult) K8sRow {
@@ -221,45 +220,226 @@ func unmeasuredNote(r scenarios.Risk, from, to etcdbin.Version) string {
 	return ""
 }
 
-// K8sGroup is the rows that share their etcd move, strategy and answer.
-type K8sGroup struct {
-	From, To         []string // Kubernetes patches
-	EtcdFrom, EtcdTo string
-	Strategy         string
-	Safety           string
-	Risks, Notes     []string
-	Rollback, OnTo37 string
+// K8sNotServed is a Kubernetes patch release the module proxy did not
+// serve: its pin is not read, so it is in no pair.
+type K8sNotServed struct {
+	Kubernetes string `json:"kubernetes"` // v1.33.8
+	Why        string `json:"why"`
 }
 
-// GroupKubernetes folds the table into one group per etcd move, strategy
-// and answer, in the table's order: what a reader scans.
-func GroupKubernetes(rows []K8sRow) []K8sGroup {
-	var out []K8sGroup
-	index := map[string]int{}
-	for _, r := range rows {
-		key := strings.Join([]string{r.EtcdFrom, r.EtcdTo, r.Strategy, r.Safety, strings.Join(r.Risks, "|"), strings.Join(r.Notes, "|"), r.Rollback, r.OnTo37}, "\x00")
-		i, ok := index[key]
-		if !ok {
-			i = len(out)
-			index[key] = i
-			out = append(out, K8sGroup{EtcdFrom: r.EtcdFrom, EtcdTo: r.EtcdTo, Strategy: r.Strategy, Safety: r.Safety, Risks: r.Risks, Notes: r.Notes, Rollback: r.Rollback, OnTo37: r.OnTo37})
-		}
-		g := &out[i]
-		if !contains(g.From, r.From) {
-			g.From = append(g.From, r.From)
-		}
-		if !contains(g.To, r.To) {
-			g.To = append(g.To, r.To)
+// NotServedKubernetes converts the pin reader's unserved releases.
+func NotServedKubernetes(as []kubeadmpins.Availability) []K8sNotServed {
+	var out []K8sNotServed
+	for _, a := range as {
+		out = append(out, K8sNotServed{Kubernetes: a.Version.String(), Why: a.Why})
+	}
+	return out
+}
+
+// availabilities converts back, for kubeadmpins.Table.
+func availabilities(ns []K8sNotServed) []kubeadmpins.Availability {
+	var out []kubeadmpins.Availability
+	for _, n := range ns {
+		if v, err := k8sbin.ParseVersion(n.Kubernetes); err == nil {
+			out = append(out, kubeadmpins.Availability{Version: v, Why: n.Why})
 		}
 	}
 	return out
 }
 
-func contains(ss []string, s string) bool {
-	for _, x := range ss {
-		if x == s {
-			return true
+// Why a patch release inside a range has no pin.
+const (
+	GapNotServed = "not served"
+	GapNoPin     = "no pin read"
+)
+
+// K8sGap is a patch release with no pin.
+type K8sGap struct {
+	Kubernetes string // v1.33.8
+	Why        string // GapNotServed or GapNoPin
+}
+
+// K8sRange is consecutive patch releases of one Kubernetes minor whose
+// kubeadm pins the same etcd.
+type K8sRange struct {
+	First, Last string // v1.33.6, v1.33.13
+	Etcd        string
+	// Gaps are the releases between First and Last with no pin. The range
+	// spans them only because the releases either side pin the same etcd,
+	// and names them so that it claims nothing about them.
+	Gaps K8sGaps
+}
+
+// String is "1.33.6–1.33.13 (etcd 3.5.24) except 1.33.8, 1.33.10 (not
+// served)".
+func (r K8sRange) String() string {
+	s := strings.TrimPrefix(r.First, "v")
+	if r.Last != r.First {
+		s += "–" + strings.TrimPrefix(r.Last, "v")
+	}
+	s += " (etcd " + r.Etcd + ")"
+	if len(r.Gaps) > 0 {
+		s += " except " + r.Gaps.String()
+	}
+	return s
+}
+
+// K8sGaps are releases with no pin.
+type K8sGaps []K8sGap
+
+// String is "1.33.8, 1.33.10 (not served); 1.33.9 (no pin read)".
+func (gs K8sGaps) String() string {
+	var whys []string
+	byWhy := map[string][]string{}
+	for _, g := range gs {
+		if _, ok := byWhy[g.Why]; !ok {
+			whys = append(whys, g.Why)
+		}
+		byWhy[g.Why] = append(byWhy[g.Why], strings.TrimPrefix(g.Kubernetes, "v"))
+	}
+	var parts []string
+	for _, w := range whys {
+		parts = append(parts, strings.Join(byWhy[w], ", ")+" ("+w+")")
+	}
+	return strings.Join(parts, "; ")
+}
+
+// K8sGroup is the pairs of one from-range and one to-range with one
+// strategy.
+type K8sGroup struct {
+	From, To         K8sRange
+	Strategy         string
+	Safety           string
+	Risks, Notes     []string
+	Rollback, OnTo37 string
+	// Pairs counts the table's rows the group stands for.
+	Pairs int
+}
+
+// GroupKubernetes folds the per-pair table into one group per (from
+// range, to range, strategy), in range order. judgePair reads only the
+// two pins' etcd, so the pairs of a group share their answer; the answer
+// is part of the key all the same, so that a pair answered otherwise
+// shows as a row of its own rather than hide in its group. The second
+// result lists the releases in no range: with no pin, at the edge of a
+// range or between two that pin different etcd, so their etcd is unknown.
+func GroupKubernetes(rows []K8sRow, notServed []K8sNotServed) ([]K8sGroup, K8sGaps) {
+	if len(rows) == 0 {
+		return nil, nil
+	}
+	fromPins, toPins := map[string]string{}, map[string]string{}
+	for _, r := range rows {
+		fromPins[r.From], toPins[r.To] = r.EtcdFrom, r.EtcdTo
+	}
+	fromRanges, fromOutside := k8sRanges(fromPins, notServed)
+	toRanges, toOutside := k8sRanges(toPins, notServed)
+	var out []K8sGroup
+	type key struct {
+		from, to         int
+		strategy, answer string
+	}
+	index := map[key]int{}
+	for _, r := range rows {
+		answer := strings.Join([]string{r.Safety, strings.Join(r.Risks, "\n"), strings.Join(r.Notes, "\n"), r.Rollback, r.OnTo37}, "\x00")
+		k := key{rangeOf(fromRanges, r.From), rangeOf(toRanges, r.To), r.Strategy, answer}
+		i, ok := index[k]
+		if !ok {
+			i = len(out)
+			index[k] = i
+			out = append(out, K8sGroup{From: fromRanges[k.from], To: toRanges[k.to], Strategy: r.Strategy, Safety: r.Safety, Risks: r.Risks, Notes: r.Notes, Rollback: r.Rollback, OnTo37: r.OnTo37})
+		}
+		out[i].Pairs++
+	}
+	sort.SliceStable(out, func(a, b int) bool {
+		x, y := out[a], out[b]
+		if x.From.First != y.From.First {
+			return k8sLess(x.From.First, y.From.First)
+		}
+		return k8sLess(x.To.First, y.To.First)
+	})
+	return out, append(fromOutside, toOutside...)
+}
+
+// k8sRanges folds one minor's pins (release → etcd) into ranges of
+// consecutive patches with the same etcd. A release with no pin joins the
+// range around it when the releases either side pin the same etcd (named
+// as a gap), else it is listed outside every range; so are the unserved
+// releases after the last pin.
+func k8sRanges(pins map[string]string, notServed []K8sNotServed) ([]K8sRange, K8sGaps) {
+	var minor int
+	byPatch := map[int]string{}
+	for k, etcd := range pins {
+		v, err := k8sbin.ParseVersion(k)
+		if err != nil {
+			continue
+		}
+		minor, byPatch[v.Patch] = v.Minor, etcd
+	}
+	unserved := map[int]bool{}
+	for _, n := range notServed {
+		if v, err := k8sbin.ParseVersion(n.Kubernetes); err == nil && v.Minor == minor {
+			unserved[v.Patch] = true
 		}
 	}
-	return false
+	name := func(patch int) string { return k8sbin.Version{Major: 1, Minor: minor, Patch: patch}.String() }
+	gap := func(patch int) K8sGap {
+		if unserved[patch] {
+			return K8sGap{Kubernetes: name(patch), Why: GapNotServed}
+		}
+		return K8sGap{Kubernetes: name(patch), Why: GapNoPin}
+	}
+	var ranges []K8sRange
+	var outside K8sGaps
+	next := 0 // the first patch not placed yet
+	for _, p := range sortedPatches(byPatch) {
+		var between []K8sGap
+		for q := next; q < p; q++ {
+			between = append(between, gap(q))
+		}
+		if n := len(ranges); n > 0 && ranges[n-1].Etcd == byPatch[p] {
+			ranges[n-1].Gaps = append(ranges[n-1].Gaps, between...)
+			ranges[n-1].Last = name(p)
+		} else {
+			outside = append(outside, between...)
+			ranges = append(ranges, K8sRange{First: name(p), Last: name(p), Etcd: byPatch[p]})
+		}
+		next = p + 1
+	}
+	for _, q := range sortedPatches(unserved) {
+		if q >= next {
+			outside = append(outside, gap(q))
+		}
+	}
+	return ranges, outside
+}
+
+func sortedPatches[V any](m map[int]V) []int {
+	var out []int
+	for p := range m {
+		out = append(out, p)
+	}
+	sort.Ints(out)
+	return out
+}
+
+// rangeOf is the index of the range holding release v.
+func rangeOf(ranges []K8sRange, v string) int {
+	for i, r := range ranges {
+		if !k8sLess(v, r.First) && !k8sLess(r.Last, v) {
+			return i
+		}
+	}
+	return -1
+}
+
+func k8sLess(a, b string) bool {
+	x, errx := k8sbin.ParseVersion(a)
+	y, erry := k8sbin.ParseVersion(b)
+	if errx != nil || erry != nil {
+		return a < b
+	}
+	if x.Minor != y.Minor {
+		return x.Minor < y.Minor
+	}
+	return x.Patch < y.Patch
 }

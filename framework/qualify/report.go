@@ -24,18 +24,15 @@ type Report struct {
 	Targets []string               `json:"targets"`
 	Risks   []RiskResult           `json:"risks"`
 	// Pins are kubeadm's etcd per Kubernetes patch, read from the modules.
-	Pins       []kubeadmpins.Pin `json:"pins,omitempty"`
-	Kubernetes []K8sRow          `json:"kubernetes,omitempty"`
-	Candidate  *CandidateReport  `json:"candidate,omitempty"`
-	Costs      Costs             `json:"costs"`
-}
-
-// CandidateReport is `make qualify CANDIDATE=`'s answer.
-type CandidateReport struct {
-	Version string            `json:"version"`
-	Go      bool              `json:"go"`
-	Runs    []CandidateResult `json:"runs"`
-	Skipped []string          `json:"skipped,omitempty"`
+	Pins []kubeadmpins.Pin `json:"pins,omitempty"`
+	// KubernetesNotServed are the patch releases the proxy did not serve:
+	// no pin, so in no pair.
+	KubernetesNotServed []K8sNotServed `json:"kubernetesNotServed,omitempty"`
+	// Kubernetes is every patch pair with every strategy; qualify.md
+	// groups it (GroupKubernetes).
+	Kubernetes []K8sRow         `json:"kubernetes,omitempty"`
+	Candidate  *CandidateReport `json:"candidate,omitempty"`
+	Costs      Costs            `json:"costs"`
 }
 
 // Costs is what the qualification took.
@@ -140,22 +137,7 @@ func (r *Report) Markdown(dir string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# etcd 3.5 → 3.6 qualification (%s, %s)\n\n", r.Mode, r.Generated)
 	if c := r.Candidate; c != nil {
-		verdict := "NO-GO"
-		if c.Go {
-			verdict = "GO"
-		}
-		fmt.Fprintf(&b, "## Candidate %s: %s\n\n| risk | role | strategy | target | outcome |\n|---|---|---|---|---|\n", c.Version, verdict)
-		for _, x := range c.Runs {
-			p := x.Probe
-			fmt.Fprintf(&b, "| etcd %d | %s | %s | %s | %s |\n", x.Issue, x.Role, x.Strategy, x.Target, probeCell(dir, &p))
-		}
-		for _, s := range c.Skipped {
-			if !strings.HasPrefix(s, "NO-GO") {
-				s = "not run: " + s
-			}
-			fmt.Fprintf(&b, "\n%s\n", s)
-		}
-		b.WriteString("\n")
+		writeCandidate(&b, dir, c)
 	}
 	b.WriteString("## Risks\n\n| risk | status | strategy | target | last bad | first good | upstream | answer |\n|---|---|---|---|---|---|---|---|\n")
 	for _, rr := range r.Risks {
@@ -178,24 +160,11 @@ func (r *Report) Markdown(dir string) string {
 		}
 	}
 	if len(r.Kubernetes) > 0 {
-		b.WriteString("\n## Kubernetes 1.33.z → 1.34.z (kubeadm's etcd pins read from k8s.io/kubernetes)\n\n" +
-			"The last two columns are the verdicts the upgrade matrix measured (process provider) for the same etcd path rolled back to the 1.33 etcd with etcd's downgrade, " +
-			"and pushed on to etcd " + scenarios.Etcd37 + ": \"" + NotMeasured + "\" where the matrix has no such path.\n\n" +
-			"| from | to | etcd | strategy | etcd upgrade | because | rolled back | then etcd " + scenarios.Etcd37 + " |\n|---|---|---|---|---|---|---|---|\n")
-		for _, k := range r.Kubernetes {
-			why := strings.Join(k.Risks, "; ")
-			if len(k.Notes) > 0 {
-				if why != "" {
-					why += "; "
-				}
-				why += "not measured: " + strings.Join(k.Notes, "; ")
-			}
-			fmt.Fprintf(&b, "| %s | %s | %s → %s | %s | %s | %s | %s | %s |\n", k.From, k.To, k.EtcdFrom, k.EtcdTo, k.Strategy, k.Safety, mdEscape(why), mdEscape(k.Rollback), mdEscape(k.OnTo37))
-		}
+		writeKubernetes(&b, r.Kubernetes, r.KubernetesNotServed)
 	}
 	if len(r.Pins) > 0 {
 		b.WriteString("\n## kubeadm's etcd per Kubernetes patch\n\n")
-		b.WriteString(kubeadmpins.Table(r.Pins, nil))
+		b.WriteString(kubeadmpins.Table(r.Pins, availabilities(r.KubernetesNotServed)))
 	}
 	b.WriteString("\n## Versions the Go module proxy serves (asked one by one)\n\n")
 	var served, not []string
@@ -212,6 +181,50 @@ func (r *Report) Markdown(dir string) string {
 		fmt.Fprintf(&b, "| %s | %.1f | %.0f |\n", v, r.Costs.ProvisionSeconds[v], r.Costs.RunSeconds[v])
 	}
 	return b.String()
+}
+
+// writeCandidate writes the candidate's verdict and the runs it rests on,
+// then, apart, what upstream says about risks no run measured.
+func writeCandidate(b *strings.Builder, dir string, c *CandidateReport) {
+	fmt.Fprintf(b, "## Candidate %s: %s\n\nDecided by the runs below alone: %s.\n\n", c.Version, c.Verdict, mdEscape(c.Why))
+	b.WriteString("| risk | role | strategy | target | outcome |\n|---|---|---|---|---|\n")
+	for _, x := range c.Runs {
+		p := x.Probe
+		fmt.Fprintf(b, "| etcd %d | %s | %s | %s | %s |\n", x.Issue, x.Role, x.Strategy, x.Target, probeCell(dir, &p))
+	}
+	if len(c.UpstreamCaveats) > 0 {
+		b.WriteString("\n### Upstream only: not measured here, not part of the verdict\n\n")
+		for _, u := range c.UpstreamCaveats {
+			fmt.Fprintf(b, "- %s\n", mdEscape(u.String()))
+		}
+	}
+	if len(c.Skipped) > 0 {
+		b.WriteString("\n### Not run with the candidate\n\n")
+		for _, s := range c.Skipped {
+			fmt.Fprintf(b, "- %s\n", mdEscape(s))
+		}
+	}
+	b.WriteString("\n")
+}
+
+// writeKubernetes writes the Kubernetes table grouped into ranges of
+// patch releases (qualify.json keeps every pair).
+func writeKubernetes(b *strings.Builder, rows []K8sRow, notServed []K8sNotServed) {
+	groups, outside := GroupKubernetes(rows, notServed)
+	b.WriteString("\n## Kubernetes 1.33.z → 1.34.z (kubeadm's etcd pins read from k8s.io/kubernetes)\n\n" +
+		"Consecutive patch releases whose kubeadm pins the same etcd form one range; a release inside a range with no pin is named after \"except\". " +
+		"The verdict rests on the measured bisections only; risks the harness does not reproduce are listed apart, from upstream's word. " +
+		"The last two columns are the verdicts the upgrade matrix measured (process provider) for the same etcd path rolled back to the 1.33 etcd with etcd's downgrade, " +
+		"and pushed on to etcd " + scenarios.Etcd37 + ": \"" + NotMeasured + "\" where the matrix has no such path.\n\n" +
+		"| from | to | strategy | etcd upgrade | because (measured) | upstream only, not measured | rolled back | then etcd " + scenarios.Etcd37 + " |\n|---|---|---|---|---|---|---|---|\n")
+	for _, g := range groups {
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", g.From, g.To, g.Strategy, g.Safety,
+			mdEscape(strings.Join(g.Risks, "; ")), mdEscape(strings.Join(g.Notes, "; ")), mdEscape(g.Rollback), mdEscape(g.OnTo37))
+	}
+	fmt.Fprintf(b, "\n%d rows for %d patch pairs × strategies; qualify.json lists every pair.\n", len(groups), len(rows))
+	if len(outside) > 0 {
+		fmt.Fprintf(b, "\nIn no row, their etcd pin unknown: %s.\n", outside)
+	}
 }
 
 // Versions lists the releases the costs name, ascending.

@@ -2,6 +2,7 @@ package qualify
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -147,19 +148,6 @@ func TestShortLine(t *testing.T) {
 	}
 }
 
-func TestUnmeasuredBlocker(t *testing.T) {
-	z, _ := scenarios.FindRisk(20967)
-	if b := unmeasuredBlocker(z, etcdbin.MustParseVersion("3.5.24")); !strings.Contains(b, "NO-GO") {
-		t.Errorf("3.5.24 before the zombie fix: %q", b)
-	}
-	if b := unmeasuredBlocker(z, etcdbin.MustParseVersion("3.5.27")); b != "" {
-		t.Errorf("3.5.27 after the zombie fix: %q", b)
-	}
-	if b := unmeasuredBlocker(z, etcdbin.MustParseVersion("3.6.5")); b != "" {
-		t.Errorf("a 3.6 candidate blocked by a 3.5 fix: %q", b)
-	}
-}
-
 func TestJSONVersionsAreStrings(t *testing.T) {
 	b, err := json.Marshal(Report{Served: []etcdbin.Availability{{Version: etcdbin.MustParseVersion("3.5.26"), Why: "403"}}, Risks: sampleRisks("/r")})
 	if err != nil {
@@ -175,12 +163,140 @@ func TestJSONVersionsAreStrings(t *testing.T) {
 	}
 }
 
-// A candidate that cannot take a risk's role is not run there, and says why.
+// A candidate that cannot take a risk's role is not run there, and says
+// why; with no run at all there is no verdict.
 func TestCandidateOutsideARisksRole(t *testing.T) {
 	r, _ := scenarios.FindRisk(20793)
 	plan := Plan{Risks: []scenarios.Risk{r}, Targets: []etcdbin.Version{etcdbin.MustParseVersion("3.6.5")}}
-	runs, skipped, ok := Candidate(t.Context(), plan, nil, etcdbin.MustParseVersion("3.5.19"))
-	if len(runs) != 0 || ok || len(skipped) != 1 || !strings.Contains(skipped[0], "must come after 3.5.19") {
-		t.Errorf("runs %v, skipped %v, go %v", runs, skipped, ok)
+	c := Candidate(t.Context(), plan, nil, etcdbin.MustParseVersion("3.5.19"))
+	if len(c.Runs) != 0 || c.Verdict != VerdictCannotTell || c.Go || len(c.Skipped) != 1 || !strings.Contains(c.Skipped[0], "must come after 3.5.19") {
+		t.Errorf("%+v", c)
+	}
+	// Upstream fixes 20793 in 3.5.24, after 3.5.19, and nothing here ran
+	// it: a caveat, not a verdict.
+	if len(c.UpstreamCaveats) != 1 || c.UpstreamCaveats[0].Measured != "not measured" || c.UpstreamCaveats[0].FixedIn != "3.5.24" {
+		t.Errorf("caveats %+v", c.UpstreamCaveats)
+	}
+}
+
+// kubeadmPins is kubeadm's pins as read 2026-11-30: 1.33.0–1.33.5 pin
+// 3.5.21, 1.33.6–1.33.13 3.5.24 (1.33.8 and 1.33.10 not served), 1.34.0–
+// 1.34.1 3.6.4, 1.34.2–1.34.12 3.6.5 (1.34.6 not served).
+func kubeadmPins() ([]kubeadmpins.Pin, []K8sNotServed) {
+	var pins []kubeadmpins.Pin
+	add := func(minor, from, to int, etcd string, except ...int) {
+	patches:
+		for p := from; p <= to; p++ {
+			for _, e := range except {
+				if p == e {
+					continue patches
+				}
+			}
+			pins = append(pins, pin(fmt.Sprintf("v1.%d.%d", minor, p), etcd))
+		}
+	}
+	add(33, 0, 5, "3.5.21")
+	add(33, 6, 13, "3.5.24", 8, 10)
+	add(34, 0, 1, "3.6.4")
+	add(34, 2, 12, "3.6.5", 6)
+	notServed := []K8sNotServed{{"v1.33.8", "404 Not Found"}, {"v1.33.10", "404 Not Found"}, {"v1.34.6", "404 Not Found"}}
+	return pins, notServed
+}
+
+// The table groups into one row per (1.33 range, 1.34 range, strategy),
+// ranges that span an unserved release name it, and every pair stays in
+// qualify.json.
+func TestKubernetesTableGroupedByPinRanges(t *testing.T) {
+	pins, notServed := kubeadmPins()
+	rows := KubernetesTable(pins, 33, 34, sampleRisks("/a"))
+	if len(rows) != 12*12*2 {
+		t.Fatalf("%d rows, want 12 × 12 pairs × 2 strategies", len(rows))
+	}
+	groups, outside := GroupKubernetes(rows, notServed)
+	if len(groups) != 8 || len(outside) != 0 {
+		t.Fatalf("%d groups (want 2 × 2 ranges × 2 strategies), outside %v", len(groups), outside)
+	}
+	var got []string
+	pairs := 0
+	for _, g := range groups {
+		got = append(got, fmt.Sprintf("%s → %s, %s: %s", g.From, g.To, g.Strategy, g.Safety))
+		pairs += g.Pairs
+	}
+	want := []string{
+		"1.33.0–1.33.5 (etcd 3.5.21) → 1.34.0–1.34.1 (etcd 3.6.4), kubeadm in place: safe",
+		"1.33.0–1.33.5 (etcd 3.5.21) → 1.34.0–1.34.1 (etcd 3.6.4), Cluster API replacement: unsafe for some clusters",
+		"1.33.0–1.33.5 (etcd 3.5.21) → 1.34.2–1.34.12 (etcd 3.6.5) except 1.34.6 (not served), kubeadm in place: safe",
+		"1.33.0–1.33.5 (etcd 3.5.21) → 1.34.2–1.34.12 (etcd 3.6.5) except 1.34.6 (not served), Cluster API replacement: unsafe for some clusters",
+		"1.33.6–1.33.13 (etcd 3.5.24) except 1.33.8, 1.33.10 (not served) → 1.34.0–1.34.1 (etcd 3.6.4), kubeadm in place: safe",
+		"1.33.6–1.33.13 (etcd 3.5.24) except 1.33.8, 1.33.10 (not served) → 1.34.0–1.34.1 (etcd 3.6.4), Cluster API replacement: safe",
+		"1.33.6–1.33.13 (etcd 3.5.24) except 1.33.8, 1.33.10 (not served) → 1.34.2–1.34.12 (etcd 3.6.5) except 1.34.6 (not served), kubeadm in place: safe",
+		"1.33.6–1.33.13 (etcd 3.5.24) except 1.33.8, 1.33.10 (not served) → 1.34.2–1.34.12 (etcd 3.6.5) except 1.34.6 (not served), Cluster API replacement: safe",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("groups:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if pairs != len(rows) {
+		t.Errorf("the groups stand for %d pairs, the table has %d", pairs, len(rows))
+	}
+	// The risk that makes a group unsafe stays on the group.
+	if r := strings.Join(groups[1].Risks, " "); !strings.Contains(r, "etcd 20793") {
+		t.Errorf("1.33.0–1.33.5 replacement: risks %q", r)
+	}
+
+	dir := t.TempDir()
+	rep := &Report{Generated: "now", Mode: "bisect", Risks: sampleRisks("/a"), Pins: pins, KubernetesNotServed: notServed, Kubernetes: rows}
+	if err := rep.Write(dir); err != nil {
+		t.Fatal(err)
+	}
+	md, _ := os.ReadFile(filepath.Join(dir, "qualify.md"))
+	section := string(md[strings.Index(string(md), "## Kubernetes"):strings.Index(string(md), "## kubeadm's etcd")])
+	t.Log("\n" + section)
+	if n := strings.Count(section, "| 1.33."); n != 8 {
+		t.Errorf("qualify.md: %d Kubernetes rows, want 8:\n%s", n, section)
+	}
+	if !strings.Contains(section, "8 rows for 288 patch pairs × strategies") {
+		t.Errorf("qualify.md does not count the pairs:\n%s", section)
+	}
+	if !strings.Contains(string(md), "| v1.33.8 | not served by the Go module proxy: 404 Not Found |") {
+		t.Error("qualify.md's pins table lacks the unserved 1.33.8")
+	}
+	var back struct {
+		Kubernetes          []K8sRow       `json:"kubernetes"`
+		KubernetesNotServed []K8sNotServed `json:"kubernetesNotServed"`
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, "qualify.json"))
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	if len(back.Kubernetes) != len(rows) || len(back.KubernetesNotServed) != 3 {
+		t.Errorf("qualify.json: %d pairs (want %d), %d not served (want 3)", len(back.Kubernetes), len(rows), len(back.KubernetesNotServed))
+	}
+}
+
+// A release with no pin joins the range around it only when the releases
+// either side pin the same etcd; else it is listed outside every range.
+func TestKubernetesRangesGaps(t *testing.T) {
+	pins := map[string]string{
+		"v1.33.1": "3.5.21", "v1.33.2": "3.5.21", "v1.33.4": "3.5.21", // 1.33.3: no pin read
+		"v1.33.7": "3.5.24", "v1.33.9": "3.5.24", "v1.33.12": "3.5.24", // 1.33.6 between two pins, 1.33.8, 1.33.10 inside
+		"v1.33.13": "3.5.25",
+	}
+	// 1.33.5 is neither served nor listed: no pin read.
+	notServed := []K8sNotServed{{Kubernetes: "v1.33.0"}, {Kubernetes: "v1.33.6"}, {Kubernetes: "v1.33.8"}, {Kubernetes: "v1.33.10"}, {Kubernetes: "v1.33.14"}, {Kubernetes: "v1.34.6"}}
+	ranges, outside := k8sRanges(pins, notServed)
+	var got []string
+	for _, r := range ranges {
+		got = append(got, r.String())
+	}
+	want := []string{
+		"1.33.1–1.33.4 (etcd 3.5.21) except 1.33.3 (no pin read)",
+		"1.33.7–1.33.12 (etcd 3.5.24) except 1.33.8, 1.33.10 (not served); 1.33.11 (no pin read)",
+		"1.33.13 (etcd 3.5.25)",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("ranges:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if g := outside.String(); g != "1.33.0, 1.33.6, 1.33.14 (not served); 1.33.5 (no pin read)" {
+		t.Errorf("outside: %s", g)
 	}
 }
