@@ -45,6 +45,9 @@ type Risk struct {
 	// UpstreamFirstGood is the first release upstream says is fixed on the
 	// side the bisection varies ("" when upstream has none).
 	UpstreamFirstGood string
+	// UpstreamAlsoFixed are first good releases upstream names on other
+	// minors (21694: 3.6.12 besides 3.5.31).
+	UpstreamAlsoFixed []string
 	// Role is the version the path leaves open; Range the default
 	// bisection range for it (both ends included).
 	Role  Role
@@ -63,6 +66,20 @@ type Risk struct {
 	// Evidence: for a reproduced risk, the measured runs it rests on; for
 	// one not reproduced, what was tried and what the harness would need.
 	Evidence string
+}
+
+// UpstreamFirstGoodIn is the first release of minor 3.minor that upstream
+// says is fixed, if it names one.
+func (r Risk) UpstreamFirstGoodIn(minor int) (etcdbin.Version, bool) {
+	for _, s := range append([]string{r.UpstreamFirstGood}, r.UpstreamAlsoFixed...) {
+		if s == "" {
+			continue
+		}
+		if v := etcdbin.MustParseVersion(s); v.Minor == minor {
+			return v, true
+		}
+	}
+	return etcdbin.Version{}, false
 }
 
 // Name is "etcd-19557".
@@ -198,6 +215,7 @@ func Risks() []Risk {
 			Issue: 21694, Title: "a member update on a learner makes it look promoted",
 			UpstreamFix:       "3.5.31 and 3.6.12 (etcd PRs 21737, 21736)",
 			UpstreamFirstGood: "3.5.31",
+			UpstreamAlsoFixed: []string{"3.6.12"},
 			Role:              RoleStart, Range: [2]string{"3.5.15", "3.5.35"},
 			Strategies: []upgrade.Strategy{upgrade.Replace},
 			Mechanism:  "MemberUpdate (a peer URL change) rewrites the member record without its IsLearner flag: the member list shows a voter that raft still counts as a learner, promotion is refused (`can only promote a learner member`) and a second learner can be added",

@@ -184,11 +184,8 @@ func candidateVerdict(runs []CandidateResult) (CandidateVerdict, string) {
 func upstreamCaveats(risks []scenarios.Risk, runs []CandidateResult, c etcdbin.Version) []UpstreamCaveat {
 	var out []UpstreamCaveat
 	for _, r := range risks {
-		if r.UpstreamFirstGood == "" {
-			continue
-		}
-		fix := etcdbin.MustParseVersion(r.UpstreamFirstGood)
-		if fix.Minor != c.Minor || !c.Less(fix) {
+		fix, ok := r.UpstreamFirstGoodIn(c.Minor)
+		if !ok || !c.Less(fix) {
 			continue
 		}
 		ran, reproduced := false, false

@@ -54,8 +54,10 @@ func TestCandidateVerdictRestsOnMeasuredRunsOnly(t *testing.T) {
 		{"after every upstream fix but 21694's", "3.5.27", nil, VerdictGo, []int{21694}},
 		// 20340's path runs with a 3.6 candidate, but the harness has
 		// never reproduced it: its consistent run is no proof.
-		{"a 3.6 candidate before 20340's upstream fix", "3.6.3", nil, VerdictGo, []int{20340}},
-		{"a 3.6 candidate that reproduces 20340", "3.6.3", map[string]Outcome{"20340 in-place": Bad}, VerdictNoGo, nil},
+		// 21694 is fixed upstream in 3.6.12 too.
+		{"a 3.6 candidate before 20340's upstream fix", "3.6.3", nil, VerdictGo, []int{20340, 21694}},
+		{"a 3.6 candidate that reproduces 20340", "3.6.3", map[string]Outcome{"20340 in-place": Bad}, VerdictNoGo, []int{21694}},
+		{"a 3.6 candidate after 21694's 3.6 fix", "3.6.12", nil, VerdictGo, nil},
 	} {
 		c := candidate(t.Context(), plan, etcdbin.MustParseVersion(tc.candidate), outcomes(tc.except))
 		if c.Verdict != tc.want || c.Go != (tc.want == VerdictGo) {

@@ -206,16 +206,10 @@ func runLine(p Probe) string {
 // unmeasuredNote names a risk the harness does not reproduce whose upstream
 // fix comes after the release the pair moves from (3.5) or to (3.6).
 func unmeasuredNote(r scenarios.Risk, from, to etcdbin.Version) string {
-	if r.UpstreamFirstGood == "" {
-		return ""
-	}
-	fix := etcdbin.MustParseVersion(r.UpstreamFirstGood)
-	v := from
-	if fix.Minor == 6 {
-		v = to
-	}
-	if v.Less(fix) {
-		return fmt.Sprintf("etcd %d (%s) is not reproduced here; upstream says fixed in %s, after %s", r.Issue, r.Title, fix, v)
+	for _, v := range []etcdbin.Version{from, to} {
+		if fix, ok := r.UpstreamFirstGoodIn(v.Minor); ok && v.Less(fix) {
+			return fmt.Sprintf("etcd %d (%s) is not reproduced here; upstream says fixed in %s, after %s", r.Issue, r.Title, fix, v)
+		}
 	}
 	return ""
 }
