@@ -85,7 +85,21 @@ func (c *Cluster) addControlPlane(ctx context.Context, v etcdbin.Version) (clust
 	if err != nil {
 		return m, fmt.Errorf("IP of %s: %w", name, err)
 	}
-	jc, err := renderJoinConfig(joinData{Cluster: c.cfg.name, Node: name, NodeIP: ip, Endpoint: c.cfg.name + "-external-load-balancer:6443"})
+	jd := joinData{Cluster: c.cfg.name, Node: name, NodeIP: ip, Endpoint: c.cfg.name + "-external-load-balancer:6443"}
+	patch, err := joinFlagPatch(v)
+	if err != nil {
+		return m, err
+	}
+	if patch != "" {
+		// kubeadm 1.33 writes flags etcd v no longer has: an operator
+		// joining such a node gives kubeadm a patch, as here.
+		if err := nodeutils.WriteFile(n, patchesDir+"/etcd+json.json", patch); err != nil {
+			return m, fmt.Errorf("writing the etcd patch on %s: %w", name, err)
+		}
+		jd.Patches = patchesDir
+		c.logf("%s: kubeadm patch %s/etcd+json.json renames the etcd flags %s no longer has", name, patchesDir, v)
+	}
+	jc, err := renderJoinConfig(jd)
 	if err != nil {
 		return m, err
 	}

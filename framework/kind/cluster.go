@@ -343,6 +343,7 @@ func (c *Cluster) Upgrade(ctx context.Context, cm cluster.Member, v etcdbin.Vers
 	if err != nil {
 		return &cluster.MemberError{Member: m.name, Op: "upgrade", Err: err}
 	}
+	updated = setManifestFlags(updated, v)
 	from := m.Version()
 	// Write beside the manifest directory and rename into it, as kubeadm
 	// does: the kubelet must never read half a manifest.

@@ -18,6 +18,8 @@ type joinData struct {
 	Node     string // node (container) name, also the etcd member name
 	NodeIP   string
 	Endpoint string // control-plane endpoint: kind's load balancer
+	// Patches is kubeadm's patches directory, "" for none.
+	Patches string
 }
 
 // joinTemplate is the JoinConfiguration kind writes for a secondary control
@@ -45,6 +47,10 @@ discovery:
     unsafeSkipCAVerification: true
 skipPhases:
 - preflight
+{{- if .Patches }}
+patches:
+  directory: "{{ .Patches }}"
+{{- end }}
 `
 
 func renderJoinConfig(d joinData) (string, error) {

@@ -86,6 +86,21 @@ func TestJoinConfig(t *testing.T) {
 	if len(doc.SkipPhases) != 1 || doc.SkipPhases[0] != "preflight" {
 		t.Errorf("skipPhases %v", doc.SkipPhases)
 	}
+	if strings.Contains(raw, "patches") {
+		t.Errorf("patches without a patch:\n%s", raw)
+	}
+	patched, err := renderJoinConfig(joinData{Cluster: "etcdup-x", Node: "etcdup-x-control-plane4", NodeIP: "172.18.0.7", Endpoint: "etcdup-x-external-load-balancer:6443", Patches: patchesDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var withPatches struct {
+		Patches struct {
+			Directory string `json:"directory"`
+		} `json:"patches"`
+	}
+	if err := yaml.Unmarshal([]byte(patched), &withPatches); err != nil || withPatches.Patches.Directory != patchesDir {
+		t.Errorf("patches %+v (%v):\n%s", withPatches, err, patched)
+	}
 }
 
 const manifest = `apiVersion: v1
