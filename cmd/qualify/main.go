@@ -35,7 +35,7 @@ type options struct {
 	range35, range36, targets, risks, candidate, artifacts  string
 	parallel, builds, snapshotCount, catchUpWrites, retries int
 	memberTimeout                                           time.Duration
-	kubernetes                                              bool
+	kubernetes, fsync                                       bool
 	timeout                                                 time.Duration
 }
 
@@ -53,6 +53,7 @@ func main() {
 	flag.IntVar(&o.catchUpWrites, "catch-up-writes", 6000, "writes after the cluster is built (as the matrix)")
 	flag.IntVar(&o.retries, "retries", 1, "how often a run that gave a harness error is run again")
 	flag.DurationVar(&o.memberTimeout, "member-timeout", 30*time.Second, "how long a member may take to serve (as the e2e suite)")
+	flag.BoolVar(&o.fsync, "fsync", false, "members fsync as etcd does by default; without it they run with --unsafe-no-fsync, as in the e2e suite (the harness kills processes, never the machine)")
 	flag.BoolVar(&o.kubernetes, "kubernetes", true, "read kubeadm's pins and judge every Kubernetes 1.33.z → 1.34.z upgrade")
 	flag.DurationVar(&o.timeout, "timeout", 3*time.Hour, "give up after this long")
 	flag.Parse()
@@ -167,7 +168,7 @@ func run(ctx context.Context, o options) (int, error) {
 
 	runner := &qualify.Runner{
 		Binaries: prov, ArtifactsDir: filepath.Join(dir, "qualify"),
-		SnapshotCount: o.snapshotCount, CatchUpWrites: o.catchUpWrites, StepWrites: 50,
+		SnapshotCount: o.snapshotCount, CatchUpWrites: o.catchUpWrites, StepWrites: 50, Fsync: o.fsync,
 		MemberTimeout: o.memberTimeout, Retries: o.retries, Log: os.Stderr,
 	}
 	runner.Parallel(o.parallel)

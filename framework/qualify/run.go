@@ -52,7 +52,10 @@ type Runner struct {
 	MemberTimeout time.Duration
 	// Retries is how often a harness error is run again.
 	Retries int
-	Log     io.Writer
+	// Fsync keeps etcd's fsync; members run with --unsafe-no-fsync
+	// otherwise, as in the e2e suite.
+	Fsync bool
+	Log   io.Writer
 
 	once sync.Once
 	sem  chan struct{}
@@ -140,14 +143,18 @@ func (r *Runner) runOnce(ctx context.Context, p upgrade.Path, name string, attem
 	}
 	defer logf.Close()
 	var log io.Writer = logf
-	cl, err := process.New(
+	opts := []process.Option{
 		process.WithName(shortName(name)),
 		process.WithDir(dir),
 		process.WithSnapshotCount(r.SnapshotCount),
 		process.WithBinaries(r.Binaries.Get),
 		process.WithLog(log),
 		process.WithStartTimeout(r.MemberTimeout),
-	)
+	}
+	if !r.Fsync {
+		opts = append(opts, process.WithoutFsync())
+	}
+	cl, err := process.New(opts...)
 	if err != nil {
 		rec.Verdict, rec.Cause = upgrade.HarnessError, err.Error()
 		return rec
