@@ -326,6 +326,14 @@ func (c *Cluster) ensureMemberGone(ctx context.Context, m *Member) error {
 
 // Upgrade points the node's etcd static pod manifest at etcd v, as kubeadm
 // upgrade does; the kubelet restarts the pod on the same data dir.
+//
+// kubeadm renames the new manifest over the old one. The kubelet then starts
+// the new pod only after the old one is gone, and a pod that had to wait is
+// retried after its pod worker's back-off: measured 11–15 s between the old
+// etcd's exit and the new one's start on every restart. Here the old pod is
+// stopped first (its manifest moved aside, as Stop does) and the new
+// manifest is moved in once the kubelet has cleaned the old pod away; etcd
+// sees the same thing, stopped and started again on its data dir at v.
 func (c *Cluster) Upgrade(ctx context.Context, cm cluster.Member, v etcdbin.Version) error {
 	begin := time.Now()
 	m, n, err := c.memberNode(cm)
@@ -353,7 +361,17 @@ func (c *Cluster) Upgrade(ctx context.Context, cm cluster.Member, v etcdbin.Vers
 	}
 	start := time.Now()
 	c.timings.add(cluster.Timing{Name: "etcd image and manifest ready", Start: begin, End: start})
-	if _, err := nodeRun(ctx, n, nil, "mv", next, etcdManifest); err != nil {
+	if err := moveAside(ctx, n); err != nil {
+		return &cluster.MemberError{Member: m.name, Op: "upgrade", Err: err}
+	}
+	if err := c.waitStopped(ctx, n, m); err != nil {
+		return err
+	}
+	if err := c.timings.timed("etcd static pod: the kubelet cleans the old pod away", func() error { return waitPodGone(ctx, n) }); err != nil {
+		return &cluster.MemberError{Member: m.name, Op: "upgrade", Err: err}
+	}
+	// The old manifest goes too: a later Start must not bring it back.
+	if _, err := nodeRun(ctx, n, nil, "sh", "-c", fmt.Sprintf("mv %s %s && rm -f %s", next, etcdManifest, stoppedManifest)); err != nil {
 		return &cluster.MemberError{Member: m.name, Op: "upgrade", Err: err}
 	}
 	m.setVersion(v)

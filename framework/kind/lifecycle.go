@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"sigs.k8s.io/kind/pkg/cluster/nodes"
@@ -100,6 +101,33 @@ func (c *Cluster) waitStopped(ctx context.Context, n nodes.Node, m *Member) erro
 			return &cluster.MemberError{Member: m.name, Op: "stop", Err: fmt.Errorf("etcd still running %s after its manifest was moved aside", c.cfg.startTimeout)}
 		}
 		if err := etcdops.Sleep(ctx, 500*time.Millisecond); err != nil {
+			return err
+		}
+	}
+}
+
+// podGoneTimeout bounds the wait for the kubelet to clean a stopped etcd
+// pod away (measured about 3 s after its container exits); past it the new
+// manifest goes in anyway, and the kubelet's back-off decides.
+const podGoneTimeout = 20 * time.Second
+
+// etcdPodDirs lists the kubelet's folders of the node's etcd pods.
+const etcdPodDirs = "ls -d /var/lib/kubelet/pods/*/containers/etcd 2>/dev/null || true"
+
+// waitPodGone waits until the kubelet holds no etcd pod on the node: it
+// removes a pod's folder once the pod is terminated and cleaned up, and a
+// new etcd pod then starts without waiting on the old one.
+func waitPodGone(ctx context.Context, n nodes.Node) error {
+	deadline := time.Now().Add(podGoneTimeout)
+	for {
+		out, err := nodeOutput(ctx, n, "sh", "-c", etcdPodDirs)
+		if err != nil {
+			return err
+		}
+		if strings.TrimSpace(out) == "" || time.Now().After(deadline) {
+			return nil
+		}
+		if err := etcdops.Sleep(ctx, 250*time.Millisecond); err != nil {
 			return err
 		}
 	}
