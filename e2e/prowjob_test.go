@@ -102,6 +102,11 @@ func kindSpecTime(labels []string) time.Duration {
 		return 490 * time.Second
 	case has("faults"):
 		return 200 * time.Second
+	case has("downgrade") || has("etcd-3.7"):
+		if has("replace") {
+			return 400 * time.Second
+		}
+		return 300 * time.Second // measured 248-288 s and 15 s of teardown, 2026-11-30
 	case has("replace") && has(chainLabel):
 		return 330 * time.Second
 	case has("replace"):

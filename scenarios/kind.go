@@ -148,3 +148,46 @@ const kindRun3616 = kindRun + "_artifacts/kind-3616/kind/"
 
 // kindRun starts every kind evidence.
 const kindRun = "measured 2026-11-27 (kind provider, kind v0.30.0, kubeadm v1.33.13), artifacts "
+
+// kindAsOnProcess holds the kind runs of scenarios first measured on kind
+// with -expect-from=process that gave the process provider's verdict and
+// matched its signatures: the evidence of each kind run, by scenario. Each
+// becomes a kind expectation with the process signatures (asOnProcess).
+var kindAsOnProcess = map[string]string{
+	"3.5.17-to-3.6.16-to-3.5.21-in-place+downgrade": kindRun1130b + "3.5.17-to-3.6.16-to-3.5.21-in-place+downgrade (280 s): " +
+		"every 3.5.17 member at-risk in the audit before the upgrade; after the in-place hop to 3.6.16 control-plane2 lists control-plane with no client URLs " +
+		"(`...-control-plane2 says 5320353a7d98bdee ...-control-plane voter peer=https://172.18.0.4:2380 client=`) and control-plane3 does not list control-plane2, while the audit is consistent; " +
+		"etcd answers `cluster version 3.6, a downgrade to 3.5 is valid` and `downgrade to 3.5 enabled, cluster version 3.6`, every member reports `downgrade enabled to 3.5.0, storage version 3.5.0` 4.3 s later, " +
+		"each static pod goes back to 3.5.21 (15-17 s) and after it every member lists every other in full, every key read back, audit consistent. Same as the process provider: the rollback repairs what 3.6 showed.",
+	"3.5.17-to-3.6.16-to-3.5.35-in-place+downgrade": kindRun1130b + "3.5.17-to-3.6.16-to-3.5.35-in-place+downgrade (284 s): " +
+		"as the rollback to 3.5.21: at 3.6.16 a member lists control-plane with `client=` empty and control-plane3 does not list control-plane2; the downgrade is valid, enabled and reported by every member in 2.2 s; " +
+		"each member restarts on 3.5.35 (18-19 s) and every member then lists every other in full, audit consistent. Same as the process provider.",
+	"3.5.17-to-3.6.16-to-3.7.3-in-place": kindRun1130b + "3.5.17-to-3.6.16-to-3.7.3-in-place (288 s): " +
+		"at 3.6.16 control-plane2 lists control-plane with `client=` empty; hop 2 rewrites each manifest to 3.7.3 with the flag names kubeadm writes for etcd 3.6+ " +
+		"(`--feature-gates=InitialCorruptCheck=true`, `--watch-progress-notify-interval=5s`: 3.7 no longer has the experimental ones), 13-19 s per node; every member reports storage version 3.7.0, " +
+		"every member lists every other in full, every key read back, and the audit finds every member `no-v2store`. Same as the process provider: the 3.7 hop restarts every member, which republishes its attributes.",
+	"3.5.17-to-3.6.5-1of3-to-3.5.21-in-place+downgrade": kindRun1130b + "3.5.17-to-3.6.5-1of3-to-3.5.21-in-place+downgrade (248 s): " +
+		"after control-plane alone restarts at 3.6.5 it does not list control-plane2 and control-plane3 in full; etcd refuses `downgrade validate 3.5` " +
+		"(`etcdserver: invalid downgrade target version`: the cluster version is still 3.5), so all three restart on 3.5.21 directly and list each other in full; " +
+		"the audit of control-plane3's copy after the rollback still finds control-plane2 `a voter in the v2store but still a learner in the v3store`, as on the process provider.",
+}
+
+// kindRun1130b starts the evidence of the kind runs made with
+// -expect-from=process on 2026-11-30.
+const kindRun1130b = "measured 2026-11-30 with -expect-from=process (kind provider, kind v0.30.0, kubeadm v1.33.13, 2 cores), artifacts /tmp/k15b/kind/"
+
+func init() {
+	for name, evidence := range kindAsOnProcess {
+		kindExpected[name] = asOnProcess(name, evidence)
+	}
+}
+
+// asOnProcess is the kind expectation of a scenario whose kind run gave the
+// verdict measured on the process provider and matched its signatures.
+func asOnProcess(name, evidence string) Expectation {
+	e, ok := processExpected[name]
+	if !ok {
+		panic("kind run of " + name + " recorded as the process verdict, which has none")
+	}
+	return Expectation{Expected: e.Expected, Evidence: evidence}
+}
