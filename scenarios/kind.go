@@ -170,6 +170,16 @@ var kindAsOnProcess = map[string]string{
 		"after control-plane alone restarts at 3.6.5 it does not list control-plane2 and control-plane3 in full; etcd refuses `downgrade validate 3.5` " +
 		"(`etcdserver: invalid downgrade target version`: the cluster version is still 3.5), so all three restart on 3.5.21 directly and list each other in full; " +
 		"the audit of control-plane3's copy after the rollback still finds control-plane2 `a voter in the v2store but still a learner in the v3store`, as on the process provider.",
+	"3.5.17-to-3.6.5-1of3-to-3.5.21-replace+downgrade": kindRun1130b + "3.5.17-to-3.6.5-1of3-to-3.5.21-replace+downgrade (287 s): " +
+		"the first 3.6.5 node, control-plane4, joins from the 3.5.17 leader's snapshot (56 s) and lists control-plane2 and control-plane3 as learners " +
+		"(`...-control-plane4 lists 4686fbf05d51365d  learner peer=https://172.22.0.5:2380 client= as a learner after every member was promoted`); the rollout halts there; " +
+		"etcd refuses `downgrade validate 3.5` (the cluster version is still 3.5), every member restarts on 3.5.21, and control-plane4 still lists both as learners " +
+		"(`...-control-plane4 lists ...-control-plane2 (4686fbf05d51365d) as a learner, but it was promoted`): the wrong view 3.6 wrote came back into 3.5.21. Same as the process provider.",
+	"3.5.17-to-3.6.5-to-3.5.21-in-place+downgrade": kindRun1130b + "3.5.17-to-3.6.5-to-3.5.21-in-place+downgrade (262 s): " +
+		"at 3.6.5 control-plane2 lists control-plane with `client=` empty; `cluster version 3.6, a downgrade to 3.5 is valid`, enabled and reported by every member; " +
+		"each member restarts on 3.5.21 and every member then lists every other in full, every key read back, audit consistent. Same as the process provider.",
+	"3.5.17-to-3.6.5-to-3.5.35-in-place+downgrade": kindRun1130b + "3.5.17-to-3.6.5-to-3.5.35-in-place+downgrade (276 s; the run was stopped during this spec's teardown, after its verdict): " +
+		"as the rollback to 3.5.21: `client=` empty at 3.6.5, the downgrade valid, enabled and reported, each member restarted on 3.5.35, and after it every member lists every other in full, audit consistent.",
 }
 
 // kindRun1130b starts the evidence of the kind runs made with
