@@ -180,6 +180,9 @@ var kindAsOnProcess = map[string]string{
 		"each member restarts on 3.5.21 and every member then lists every other in full, every key read back, audit consistent. Same as the process provider.",
 	"3.5.17-to-3.6.5-to-3.5.35-in-place+downgrade": kindRun1130b + "3.5.17-to-3.6.5-to-3.5.35-in-place+downgrade (276 s; the run was stopped during this spec's teardown, after its verdict): " +
 		"as the rollback to 3.5.21: `client=` empty at 3.6.5, the downgrade valid, enabled and reported, each member restarted on 3.5.35, and after it every member lists every other in full, audit consistent.",
+	"3.5.21-to-3.6.16-to-3.7.3-in-place": kindRun1130b + "3.5.21-to-3.6.16-to-3.7.3-in-place (278 s): " +
+		"three static pod restarts at 3.6.16, then three at 3.7.3 (15-16 s each, the manifests given the flag names 3.7 accepts); 2.3 s later every member reports `server 3.7.3, no downgrade enabled, storage version 3.7.0`; " +
+		"every member lists every other in full, every key read back through each member, and the audit finds every member's data `no-v2store`. Same as the process provider.",
 }
 
 // kindRun1130b starts the evidence of the kind runs made with
