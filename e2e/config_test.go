@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"etcd-upgrade-e2e/scenarios"
 )
 
 // TestConfigRejectsBadInput checks that every bad flag is refused, before any
@@ -27,10 +29,23 @@ func TestConfigRejectsBadInput(t *testing.T) {
 	if err := withSignature.Validate(); err != nil {
 		t.Fatalf("an expected failure with its signature refused: %v", err)
 	}
-	measureOnKind := good()
-	measureOnKind.Scenario, measureOnKind.ExpectFrom, measureOnKind.Provider = "3.5.21-to-3.6.16-to-3.5.35-in-place+downgrade,3.5.21-to-3.6.16-to-3.7.3-in-place", "process", "kind"
-	if err := measureOnKind.Validate(); err != nil {
-		t.Fatalf("a scenario not measured on kind yet, run there with the process verdict as hypothesis, refused: %v", err)
+	// A scenario not measured on kind yet runs there with the process
+	// verdict as its hypothesis (two at once, as -scenario lists them).
+	var unmeasured []string
+	for _, sc := range scenarios.All() {
+		if ok, why := sc.RunsOn("kind"); !ok && strings.HasPrefix(why, "not measured on kind yet") {
+			unmeasured = append(unmeasured, sc.Name)
+		}
+	}
+	if len(unmeasured) > 2 {
+		unmeasured = unmeasured[:2]
+	}
+	if len(unmeasured) > 0 {
+		measureOnKind := good()
+		measureOnKind.Scenario, measureOnKind.ExpectFrom, measureOnKind.Provider = strings.Join(unmeasured, ","), "process", "kind"
+		if err := measureOnKind.Validate(); err != nil {
+			t.Fatalf("scenarios not measured on kind yet, run there with the process verdict as hypothesis, refused: %v", err)
+		}
 	}
 	for _, tc := range []struct {
 		name string
@@ -79,7 +94,7 @@ func TestConfigRejectsBadInput(t *testing.T) {
 		{"expect-from for a scenario measured there already", func(c *Config) {
 			c.Scenario, c.ExpectFrom, c.Provider = "3.5.21-to-3.6.5-replace", "process", "kind"
 		}, "measured on kind already"},
-		{"a matrix path where its scenario does not run", func(c *Config) { c.Path, c.Provider = "3.5.21,3.6.16,3.5.21", "kind" }, "is the matrix scenario 3.5.21-to-3.6.16-to-3.5.21-in-place+downgrade, which does not run on -provider=kind"},
+		{"a matrix path where its scenario does not run", func(c *Config) { c.Path, c.Provider = "3.7.3,3.5.21", "kind" }, "is the matrix scenario 3.7.3-to-3.5.21-downgrade, which does not run on -provider=kind: kubeadm 1.33 cannot create a cluster at etcd 3.7"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := good()

@@ -73,13 +73,10 @@ func TestRollbackScenarios(t *testing.T) {
 // means nothing or is measured already.
 func TestWithExpectationFrom(t *testing.T) {
 	all := All()
-	unmeasured, ok := Find(all, "3.5.21-to-3.6.16-to-3.5.35-in-place+downgrade")
-	if !ok {
-		t.Fatal("no rollback scenario 3.5.21-to-3.6.16-to-3.5.35-in-place+downgrade")
-	}
-	if ok, _ := unmeasured.RunsOn("kind"); ok {
-		t.Skip("3.5.21-to-3.6.16-to-3.5.35-in-place+downgrade is measured on kind now: pick another unmeasured scenario")
-	}
+	// A scenario of the process provider, not measured on kind yet.
+	unmeasured := scenario(Scenario{Kubernetes: "test", Path: path("3.5.21", inPlace, "3.6.5", string(upgrade.Downgrade), "3.5.21"), Suffix: "test"})
+	unmeasured.Expected = map[string]Expectation{"process": expect(upgrade.Consistent, "test")}
+	unmeasured.NotOn = map[string]string{"kind": notMeasuredOn("kind", "test")}
 	got, err := unmeasured.WithExpectationFrom("kind", "process")
 	if err != nil {
 		t.Fatalf("refused: %v", err)
@@ -95,11 +92,13 @@ func TestWithExpectationFrom(t *testing.T) {
 	if _, measured := unmeasured.Expect("kind"); measured {
 		t.Fatal("the original scenario was changed")
 	}
+	if _, err := unmeasured.WithExpectationFrom("kind", "kind"); err == nil || !strings.Contains(err.Error(), "another provider") {
+		t.Errorf("the expectation taken from the provider itself: %v", err)
+	}
 	for _, tc := range []struct{ name, provider, from, want string }{
 		{"3.5.17-to-3.6.5-in-place-static", "kind", "process", "does not run on kind"},
 		{"3.5.21-to-3.6.5-replace", "kind", "process", "measured on kind already"},
 		{"3.5.21-to-3.6.5-kubeadm-upgrade", "process", "kind", "does not run on process"},
-		{"3.5.21-to-3.6.16-to-3.5.35-in-place+downgrade", "kind", "kind", "another provider"},
 	} {
 		sc, ok := Find(all, tc.name)
 		if !ok {
