@@ -183,6 +183,10 @@ var kindAsOnProcess = map[string]string{
 	"3.5.21-to-3.6.16-to-3.7.3-in-place": kindRun1130b + "3.5.21-to-3.6.16-to-3.7.3-in-place (278 s): " +
 		"three static pod restarts at 3.6.16, then three at 3.7.3 (15-16 s each, the manifests given the flag names 3.7 accepts); 2.3 s later every member reports `server 3.7.3, no downgrade enabled, storage version 3.7.0`; " +
 		"every member lists every other in full, every key read back through each member, and the audit finds every member's data `no-v2store`. Same as the process provider.",
+	"3.5.21-to-3.6.16-to-3.7.3-replace": kindRun1130b + "3.5.21-to-3.6.16-to-3.7.3-replace (629 s, on 2 cores shared with a CI run): " +
+		"three kubeadm joins at 3.6.16 (59-86 s each under that load) and three removals, then three kubeadm joins at 3.7.3, each given the kubeadm patch that renames the two flags 3.7 no longer has " +
+		"(`kubeadm patch /kind/patches/etcd+json.json renames the etcd flags 3.7.3 no longer has`; 40-48 s each, sent a snapshot by a 3.6.16 leader) and three removals; every member reports storage version 3.7.0, " +
+		"every member agrees, every key read back, audit `no-v2store` for every member. Same as the process provider.",
 }
 
 // kindRun1130b starts the evidence of the kind runs made with
