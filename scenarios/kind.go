@@ -187,6 +187,10 @@ var kindAsOnProcess = map[string]string{
 		"three kubeadm joins at 3.6.16 (59-86 s each under that load) and three removals, then three kubeadm joins at 3.7.3, each given the kubeadm patch that renames the two flags 3.7 no longer has " +
 		"(`kubeadm patch /kind/patches/etcd+json.json renames the etcd flags 3.7.3 no longer has`; 40-48 s each, sent a snapshot by a 3.6.16 leader) and three removals; every member reports storage version 3.7.0, " +
 		"every member agrees, every key read back, audit `no-v2store` for every member. Same as the process provider.",
+	"3.5.21-to-3.6.16-to-3.5.21-replace+downgrade": kindRun1130b + "3.5.21-to-3.6.16-to-3.5.21-replace+downgrade (740 s, on 2 cores shared with a CI run's kind specs): " +
+		"three kubeadm joins at 3.6.16 and three removals; every member reports storage version 3.6.0, `cluster version 3.6, a downgrade to 3.5 is valid`, `downgrade to 3.5 enabled, cluster version 3.6`, " +
+		"every member reports `downgrade enabled to 3.5.0, storage version 3.5.0` 4.7 s later; each of the three 3.6.16 nodes' static pods goes back to 3.5.21 (25-34 s under that load); " +
+		"every member lists every other in full, every key read back, audit consistent. Same as the process provider.",
 }
 
 // kindRun1130b starts the evidence of the kind runs made with
