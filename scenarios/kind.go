@@ -191,6 +191,9 @@ var kindAsOnProcess = map[string]string{
 		"three kubeadm joins at 3.6.16 and three removals; every member reports storage version 3.6.0, `cluster version 3.6, a downgrade to 3.5 is valid`, `downgrade to 3.5 enabled, cluster version 3.6`, " +
 		"every member reports `downgrade enabled to 3.5.0, storage version 3.5.0` 4.7 s later; each of the three 3.6.16 nodes' static pods goes back to 3.5.21 (25-34 s under that load); " +
 		"every member lists every other in full, every key read back, audit consistent. Same as the process provider.",
+	"3.5.21-to-3.6.16-to-3.5.21-in-place+downgrade": kindRun1130b + "3.5.21-to-3.6.16-to-3.5.21-in-place+downgrade (262 s, artifacts /tmp/k15c): " +
+		"three static pod restarts at 3.6.16 (13-16 s each), `cluster version 3.6, a downgrade to 3.5 is valid`, enabled and reported by every member, three restarts back on 3.5.21 (14 s each); " +
+		"every member lists every other in full, every key read back, audit consistent. Same as the process provider.",
 }
 
 // kindRun1130b starts the evidence of the kind runs made with
