@@ -194,6 +194,9 @@ var kindAsOnProcess = map[string]string{
 	"3.5.21-to-3.6.16-to-3.5.21-in-place+downgrade": kindRun1130b + "3.5.21-to-3.6.16-to-3.5.21-in-place+downgrade (262 s, artifacts /tmp/k15c): " +
 		"three static pod restarts at 3.6.16 (13-16 s each), `cluster version 3.6, a downgrade to 3.5 is valid`, enabled and reported by every member, three restarts back on 3.5.21 (14 s each); " +
 		"every member lists every other in full, every key read back, audit consistent. Same as the process provider.",
+	"3.5.21-to-3.6.5-1of3-to-3.5.21-in-place+downgrade": kindRun1130b + "3.5.21-to-3.6.5-1of3-to-3.5.21-in-place+downgrade (220 s, artifacts /tmp/k15c): " +
+		"control-plane alone restarts at 3.6.5 (23 s); etcd refuses `downgrade validate 3.5` (`etcdserver: invalid downgrade target version: the cluster version is still 3.5`), " +
+		"so only control-plane restarts back on 3.5.21 (14.5 s); every member lists every other in full, every key read back, audit consistent. Same as the process provider.",
 }
 
 // kindRun1130b starts the evidence of the kind runs made with
