@@ -180,21 +180,33 @@ func (c *Config) ScenarioNames() []string {
 // validateScenario checks one name of -scenario against the matrix and the
 // providers it is to run on.
 func (c *Config) validateScenario(name string) []error {
+	if _, err := c.scenario(name); err != nil {
+		return []error{err}
+	}
+	return nil
+}
+
+// scenario is the matrix scenario name as it runs on the chosen providers:
+// with -expect-from, made to run where it is not measured yet.
+func (c *Config) scenario(name string) (scenarios.Scenario, error) {
 	sc, ok := scenarios.Find(scenarios.All(), name)
 	if !ok {
-		return []error{fmt.Errorf("-scenario %q: no scenario of the matrix has that name (they are listed in the README and in matrix.md)", name)}
+		return sc, fmt.Errorf("-scenario %q: no scenario of the matrix has that name (they are listed in the README and in matrix.md)", name)
 	}
 	var errs []error
 	for _, p := range c.Providers() {
 		if c.ExpectFrom != "" {
-			if _, err := sc.WithExpectationFrom(p, c.ExpectFrom); err != nil {
+			measured, err := sc.WithExpectationFrom(p, c.ExpectFrom)
+			if err != nil {
 				errs = append(errs, fmt.Errorf("-expect-from=%s: %w", c.ExpectFrom, err))
+				continue
 			}
+			sc = measured
 		} else if ok, why := sc.RunsOn(p); !ok {
 			errs = append(errs, fmt.Errorf("-scenario %s does not run on -provider=%s: %s", name, p, why))
 		}
 	}
-	return errs
+	return sc, errors.Join(errs...)
 }
 
 // ArtifactsDir resolves -artifacts.

@@ -46,18 +46,9 @@ func selectedScenarios() []scenarios.Scenario {
 	case config.Scenario != "":
 		var out []scenarios.Scenario
 		for _, name := range config.ScenarioNames() {
-			sc, ok := scenarios.Find(all, name)
-			if !ok {
+			sc, err := config.scenario(name)
+			if err != nil {
 				return nil // Validate has refused it already
-			}
-			for _, p := range config.Providers() {
-				if config.ExpectFrom == "" {
-					break
-				}
-				var err error
-				if sc, err = sc.WithExpectationFrom(p, config.ExpectFrom); err != nil {
-					return nil // Validate has refused it already
-				}
 			}
 			out = append(out, sc)
 		}

@@ -2,6 +2,7 @@ package kind
 
 import (
 	"encoding/json"
+	"fmt"
 	"regexp"
 	"strings"
 
@@ -62,7 +63,7 @@ func joinFlagPatch(v etcdbin.Version) (string, error) {
 		{etcdFlagRenames[0].old + "true", etcdFlagRenames[0].new + "true"},
 		{etcdFlagRenames[1].old + "5s", etcdFlagRenames[1].new + "5s"},
 	} {
-		path := "/spec/containers/0/command/" + string(rune('5'+i))
+		path := fmt.Sprintf("/spec/containers/0/command/%d", 5+i)
 		ops = append(ops, op{"test", path, r.old}, op{"replace", path, r.new})
 	}
 	b, err := json.Marshal(ops)
