@@ -15,6 +15,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"etcd-upgrade-e2e/framework/cluster"
+	"etcd-upgrade-e2e/framework/internal/par"
 )
 
 // Record is one member as a member list states it.
@@ -47,23 +48,24 @@ type View struct {
 // serializable request, answered from the member's local state). A member
 // the provider knows has died is not asked: it could only time out, and
 // its view records that it is not running and how it exited.
+// The members are asked at once: on kind each question costs a docker exec
+// and a TLS handshake, and asked one after another they took seconds.
 func MemberViews(ctx context.Context, cl cluster.Cluster) []View {
-	var views []View
-	for _, m := range cl.Members() {
-		v := View{Member: m.Name()}
-		if err := cluster.NotRunning(cl, m); err != nil {
-			v.Err = err.Error()
-			views = append(views, v)
-			continue
-		}
-		id, recs, err := memberList(ctx, cl, m)
-		if err != nil {
-			v.Err = err.Error()
-		}
-		v.ID, v.Records = id, recs
-		views = append(views, v)
+	return par.Map(cl.Members(), func(_ int, m cluster.Member) View { return memberView(ctx, cl, m) })
+}
+
+func memberView(ctx context.Context, cl cluster.Cluster, m cluster.Member) View {
+	v := View{Member: m.Name()}
+	if err := cluster.NotRunning(cl, m); err != nil {
+		v.Err = err.Error()
+		return v
 	}
-	return views
+	id, recs, err := memberList(ctx, cl, m)
+	if err != nil {
+		v.Err = err.Error()
+	}
+	v.ID, v.Records = id, recs
+	return v
 }
 
 func memberList(ctx context.Context, cl cluster.Cluster, m cluster.Member) (string, []Record, error) {

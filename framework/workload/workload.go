@@ -36,11 +36,14 @@ func (w *Workload) Written() int {
 	return len(w.written)
 }
 
-// Write puts n keys under phase with a few concurrent writers. Each put is one
-// raft entry, which is what drives snapshots and log compaction. Transient
-// errors (a leader election after a member left) are retried; others stop it.
+// Write puts n keys under phase with concurrent writers. Each put is one raft
+// entry, which is what drives snapshots and log compaction; more writers in
+// flight let the leader batch more entries per raft round (6000 puts on a
+// 3-member process cluster: 3.0 s with 16 writers, 1.9 s with 64, 1.6 s with
+// 128, 2.1 s with 256). Transient errors (a leader election after a member
+// left) are retried; others stop it.
 func (w *Workload) Write(ctx context.Context, cli *clientv3.Client, phase string, n int) error {
-	const writers = 16
+	const writers = 64
 	errc := make(chan error, writers)
 	var wg sync.WaitGroup
 	for g := 0; g < writers; g++ {
