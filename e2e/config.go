@@ -52,6 +52,17 @@ type Config struct {
 
 	// set names the flags given on the command line.
 	set map[string]bool
+	// catalog lists the scenarios -scenario names; scenarios.All unless a
+	// test gives its own.
+	catalog func() []scenarios.Scenario
+}
+
+// scenarios is the catalog -scenario names resolve in.
+func (c *Config) scenarios() []scenarios.Scenario {
+	if c.catalog != nil {
+		return c.catalog()
+	}
+	return scenarios.All()
 }
 
 // RequireKindEnv set to 1 (or true) is the default of -require-kind.
@@ -189,7 +200,7 @@ func (c *Config) validateScenario(name string) []error {
 // scenario is the matrix scenario name as it runs on the chosen providers:
 // with -expect-from, made to run where it is not measured yet.
 func (c *Config) scenario(name string) (scenarios.Scenario, error) {
-	sc, ok := scenarios.Find(scenarios.All(), name)
+	sc, ok := scenarios.Find(c.scenarios(), name)
 	if !ok {
 		return sc, fmt.Errorf("-scenario %q: no scenario of the matrix has that name (they are listed in the README and in matrix.md)", name)
 	}
