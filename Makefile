@@ -9,7 +9,11 @@ GINKGO_ARGS ?=
 # Parallel Ginkgo processes of make e2e on the process provider. A process path mostly waits on
 # etcd (its 5 s health interval before each membership change, restarts, elections), so more
 # processes than cores pay: the 51 paths took 633 s with 4 and 506 s with 8 on 2 cores busy with a
-# node image build (2026-11-30). Kind specs run one at a time whatever this says.
+# node image build (2026-11-30). With writes batched and checks made at once, on 2 otherwise idle
+# cores: 384-407 s with 8, 389 s with 12 (the cores are then saturated: more processes only
+# stretch every spec). Kind specs run one at a time whatever this says. With
+# --randomize-all each spec is scheduled on its own, so that their SpecPriority (longest path
+# first, e2e/labels.go) decides the order and the long replacement chains do not run last.
 E2E_PROCS ?= 8
 # Ginkgo label filter of make e2e, e.g. LABEL_FILTER="kind && replace && chain" (the Prow jobs' shards).
 LABEL_FILTER ?=
@@ -54,7 +58,7 @@ node-image:
 ## reports in $(ARTIFACTS). The suite writes junit_e2e.xml itself (stable test case names; -junit).
 ## Without -p, kind specs run in one process, which builds the node image once for all of them.
 e2e:
-	$(GINKGO) -v --timeout=$(GINKGO_TIMEOUT) $(if $(filter process,$(PROVIDER)),--procs=$(E2E_PROCS)) $(if $(LABEL_FILTER),--label-filter='$(LABEL_FILTER)') $(GINKGO_ARGS) ./e2e -- -provider=$(PROVIDER) -artifacts=$(ARTIFACTS) -junit=junit_e2e.xml $(E2E_ARGS)
+	$(GINKGO) -v --timeout=$(GINKGO_TIMEOUT) $(if $(filter process,$(PROVIDER)),--procs=$(E2E_PROCS) --randomize-all) $(if $(LABEL_FILTER),--label-filter='$(LABEL_FILTER)') $(GINKGO_ARGS) ./e2e -- -provider=$(PROVIDER) -artifacts=$(ARTIFACTS) -junit=junit_e2e.xml $(E2E_ARGS)
 
 ## stress: run the paths STRESS_FILTER selects N times and print, per path, the verdicts and time spread.
 N ?= 5

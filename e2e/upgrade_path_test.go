@@ -18,7 +18,7 @@ var _ = Describe(upgradePathsText, func() {
 			if ok, _ := sc.RunsOn(provider); !ok {
 				continue
 			}
-			It(pathSpecText(sc.Name, provider), Label(specLabels(sc, provider)...), func(ctx SpecContext) {
+			It(pathSpecText(sc.Name, provider), Label(specLabels(sc, provider)...), specPriority(sc.Path), func(ctx SpecContext) {
 				var faults []upgrade.Fault
 				for _, name := range sc.Faults {
 					f, err := fault.ByName(name)
