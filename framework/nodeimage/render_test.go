@@ -198,11 +198,12 @@ func TestSupervisorCapsMaxconnAndReloads(t *testing.T) {
 	os.WriteFile(script, file(t, c, "files/usr/local/bin/haproxy-supervisor").Content, 0o755)
 	bin := filepath.Join(dir, "bin")
 	os.Mkdir(bin, 0o755)
-	// fake haproxy: records its arguments and each reload, exits on USR1
+	// fake haproxy: records each reload and exits on USR1, then says it
+	// started (its arguments): the test signals only once both traps hold.
 	os.WriteFile(filepath.Join(bin, "haproxy"), []byte(`#!/bin/sh
-echo "$@" > "$FAKE_DIR/args"
 trap 'echo reload >> "$FAKE_DIR/reloads"' USR2
 trap 'exit 0' USR1
+echo "$@" > "$FAKE_DIR/args"
 while :; do sleep 0.05; done
 `), 0o755)
 	src := filepath.Join(dir, "haproxy.cfg")
