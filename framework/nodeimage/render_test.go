@@ -3,6 +3,7 @@ package nodeimage
 import (
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -210,6 +211,12 @@ while :; do sleep 0.05; done
 	rendered := filepath.Join(dir, "run.cfg")
 	os.WriteFile(src, []byte("global\n  maxconn 100000\n"), 0o644)
 
+	// A test run under nohup ignores SIGHUP, a child inherits an ignored
+	// signal, and a shell cannot trap one ignored on entry: while this
+	// process handles SIGHUP, the child starts with its default action.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	cmd := exec.Command("sh", "-c", "ulimit -n 4000 && exec "+script)
 	cmd.Env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"), "FAKE_DIR="+dir,
 		"HAPROXY_CONFIG="+src, "HAPROXY_RUN_CONFIG="+rendered)
