@@ -49,7 +49,7 @@ type View struct {
 // the provider knows has died is not asked: it could only time out, and
 // its view records that it is not running and how it exited.
 // The members are asked at once: on kind each question costs a docker exec
-// and a TLS handshake, and asked one after another they took seconds.
+// and a TLS handshake (a check took 5-11 s one after another, 5.5 s at once).
 func MemberViews(ctx context.Context, cl cluster.Cluster) []View {
 	return par.Map(cl.Members(), func(_ int, m cluster.Member) View { return memberView(ctx, cl, m) })
 }
