@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"etcd-upgrade-e2e/framework/upgrade"
@@ -132,6 +133,9 @@ func (c *Config) Validate() error {
 	if c.Path != "" {
 		if p, err := upgrade.ParsePath(c.Path, c.Strategy, 3); err != nil {
 			errs = append(errs, fmt.Errorf("-path: %w", err))
+		} else if why, ok := scenarios.NotOn(p)["kind"]; ok && slices.Contains(c.Providers(), "kind") {
+			// (The process provider's refusal, kubeadm-upgrade, is above.)
+			errs = append(errs, fmt.Errorf("-path %s does not run on -provider=kind: %s", c.Path, why))
 		} else if sc, ok := scenarios.ByPath(scenarios.All(), p); ok && !c.given("expect") {
 			// A matrix path runs as its scenario, so where that scenario does
 			// not run the selection would be empty: say why instead.

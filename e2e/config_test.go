@@ -74,6 +74,7 @@ func TestConfigRejectsBadInput(t *testing.T) {
 		{"unknown verdict", func(c *Config) { c.Expect = "fine" }, `unknown verdict "fine"`},
 		{"artifacts not writable", func(c *Config) { c.Artifacts = filepath.Join(file, "artifacts") }, "cannot be created"},
 		{"kubeadm upgrade on processes", func(c *Config) { c.Path = "3.5.21,3.6.5"; c.Strategy = "kubeadm-upgrade" }, "-strategy=kubeadm-upgrade needs -provider=kind"},
+		{"member update inside kubeadm's joins", func(c *Config) { c.Path = "3.5.24+member-update,3.6.5"; c.Provider = "all" }, "does not run on -provider=kind: kind joins control planes with kubeadm join"},
 		{"two kubeadm upgrades", func(c *Config) { c.Path = "3.5.21,3.6.4,3.6.5"; c.Strategy = "kubeadm-upgrade"; c.Provider = "kind" }, "at most once"},
 		{"too few catch-up writes", func(c *Config) { c.CatchUpWrites = 100 }, "must exceed 5000 + snapshot-count"},
 		{"strategy without a path", func(c *Config) { c.set = map[string]bool{"strategy": true}; c.Strategy = "replace" }, "-strategy applies to -path, which is not given"},

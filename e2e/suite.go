@@ -67,7 +67,7 @@ func selectedScenarios() []scenarios.Scenario {
 	if err != nil {
 		return nil
 	}
-	sc := scenarios.Scenario{Name: "custom-" + scenarios.Name(p, ""), Kubernetes: "custom", Path: p, Expected: map[string]scenarios.Expectation{}}
+	sc := scenarios.Scenario{Name: "custom-" + scenarios.Name(p, ""), Kubernetes: "custom", Path: p, Expected: map[string]scenarios.Expectation{}, NotOn: scenarios.NotOn(p)}
 	for _, prov := range config.Providers() {
 		sc.Expected[prov] = scenarios.Expectation{Expected: exp, Evidence: "given with -expect"}
 	}

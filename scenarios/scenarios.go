@@ -207,15 +207,28 @@ func scenario(s Scenario) Scenario {
 	for provider, why := range notOn {
 		s.NotOn[provider] = why
 	}
-	for _, h := range s.Path.Hops {
-		if h.Strategy == upgrade.KubeadmUpgrade {
-			s.NotOn["process"] = "the process provider runs no Kubernetes: strategy " + kubeadmUpgrade + " is the kind provider's"
-		}
-	}
-	if s.Path.Bootstrap == upgrade.Static {
-		s.NotOn["kind"] = "kind builds control planes with kubeadm only (init, then learner joins): a static bootstrap is the process provider's control"
+	for provider, why := range NotOn(s.Path) {
+		s.NotOn[provider] = why
 	}
 	return s
+}
+
+// NotOn says on which providers path p means nothing, and why: a provider
+// refuses such a path before anything starts, never skips it in silence.
+func NotOn(p upgrade.Path) map[string]string {
+	out := map[string]string{}
+	for _, h := range p.Hops {
+		if h.Strategy == upgrade.KubeadmUpgrade {
+			out["process"] = "the process provider runs no Kubernetes: strategy " + kubeadmUpgrade + " is the kind provider's"
+		}
+	}
+	switch p.Bootstrap {
+	case upgrade.Static:
+		out["kind"] = "kind builds control planes with kubeadm only (init, then learner joins): a static bootstrap is the process provider's control"
+	case upgrade.LearnerJoinsMemberUpdate:
+		out["kind"] = "kind joins control planes with kubeadm join, which adds the learner and promotes it in one command: no step between the two can send a member update, so bootstrap " + string(upgrade.LearnerJoinsMemberUpdate) + " is the process provider's"
+	}
+	return out
 }
 
 // measured gathers the expectations recorded for a scenario, per provider.

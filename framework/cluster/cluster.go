@@ -76,6 +76,17 @@ type StaticBootstrapper interface {
 	Bootstrap(ctx context.Context, v etcdbin.Version, size int) ([]Member, error)
 }
 
+// LearnerUpdater is implemented by providers that can send a MemberUpdate
+// between a join's learner add and its promotion: the
+// upgrade.LearnerJoinsMemberUpdate bootstrap. kubeadm offers no such step,
+// so a provider that joins through kubeadm does not implement it.
+type LearnerUpdater interface {
+	// JoinUpdatingLearner is Join, except that once the learner has started
+	// and before it is promoted, its own peer URLs are sent back to etcd
+	// unchanged in a MemberUpdate (etcd issue 21694).
+	JoinUpdatingLearner(ctx context.Context, v etcdbin.Version) (Member, error)
+}
+
 // KubeadmUpgrader is implemented by providers that run a real Kubernetes
 // control plane and can move it to the next release with kubeadm, etcd
 // included: the upgrade.KubeadmUpgrade strategy.

@@ -88,7 +88,18 @@ const (
 	// Static starts every member at once from a static initial cluster: no
 	// member was ever a learner (the control case).
 	Static Bootstrap = "static"
+	// LearnerJoinsMemberUpdate is LearnerJoins with a MemberUpdate in each
+	// join: once the learner has started and before it is promoted, its own
+	// peer URLs are sent back to etcd unchanged, as an operator fixing a
+	// peer URL mid-join would. etcd before 3.5.31 and 3.6.12 rewrites the
+	// record without its learner flag while raft keeps the member a learner
+	// (etcd issue 21694). Written VERSION+member-update as a path's start.
+	LearnerJoinsMemberUpdate Bootstrap = "learner-joins-member-update"
 )
+
+// memberUpdateMark marks a path's starting version built with
+// LearnerJoinsMemberUpdate (3.5.24+member-update).
+const memberUpdateMark = "+member-update"
 
 // Hop moves the cluster to one version.
 type Hop struct {
@@ -128,9 +139,13 @@ func (p Path) Versions() []string {
 }
 
 // Notation lists the path as -path writes it, starting version first: the
-// versions, with /N on a hop halted after N members.
+// versions, with /N on a hop halted after N members and +member-update on
+// a start built with LearnerJoinsMemberUpdate.
 func (p Path) Notation() []string {
 	out := []string{p.From.String()}
+	if p.Bootstrap == LearnerJoinsMemberUpdate {
+		out[0] += memberUpdateMark
+	}
 	for _, h := range p.Hops {
 		out = append(out, h.Notation())
 	}
@@ -210,9 +225,9 @@ func (p Path) Validate() error {
 		prev = h.To
 	}
 	switch p.Bootstrap {
-	case LearnerJoins, Static:
+	case LearnerJoins, LearnerJoinsMemberUpdate, Static:
 	default:
-		errs = append(errs, fmt.Errorf("unknown bootstrap %q: want %s or %s", p.Bootstrap, LearnerJoins, Static))
+		errs = append(errs, fmt.Errorf("unknown bootstrap %q: want %s, %s or %s", p.Bootstrap, LearnerJoins, LearnerJoinsMemberUpdate, Static))
 	}
 	if p.Size < 1 {
 		errs = append(errs, fmt.Errorf("cluster size %d: need at least one member", p.Size))
@@ -244,7 +259,8 @@ func (p Path) Validate() error {
 // before it is a downgrade hop ("3.5.21,3.6.5,3.5.21": up to 3.6.5 with the
 // strategy, then back with etcd's downgrade). VERSION/N halts that hop
 // after N members ("3.5.21,3.6.5/1,3.5.21": one member upgraded, then the
-// rollback).
+// rollback). VERSION+member-update as the start builds the cluster with
+// LearnerJoinsMemberUpdate ("3.5.24+member-update,3.6.5").
 func ParsePath(versions string, strategy string, size int) (Path, error) {
 	st, err := ParseStrategy(strategy)
 	if err != nil {
@@ -255,10 +271,17 @@ func ParsePath(versions string, strategy string, size int) (Path, error) {
 		n int
 	}
 	var steps []step
+	bootstrap := LearnerJoins
 	for _, f := range strings.Split(versions, ",") {
 		f = strings.TrimSpace(f)
 		if f == "" {
 			continue
+		}
+		if vs, ok := strings.CutSuffix(f, memberUpdateMark); ok {
+			if len(steps) > 0 {
+				return Path{}, fmt.Errorf("malformed hop %q: %s says how the starting cluster's members join, so it belongs to the first version", f, memberUpdateMark)
+			}
+			f, bootstrap = vs, LearnerJoinsMemberUpdate
 		}
 		vs, ns, halted := strings.Cut(f, "/")
 		v, err := etcdbin.ParseVersion(vs)
@@ -281,7 +304,7 @@ func ParsePath(versions string, strategy string, size int) (Path, error) {
 	if len(steps) == 0 {
 		return Path{}, errors.New("empty path: give versions such as 3.5.19,3.5.21,3.6.4")
 	}
-	p := Path{From: steps[0].v, Size: size, Bootstrap: LearnerJoins}
+	p := Path{From: steps[0].v, Size: size, Bootstrap: bootstrap}
 	prev := p.From
 	for _, s := range steps[1:] {
 		hs := st

@@ -31,6 +31,8 @@ func TestParsePathRejectsBadInput(t *testing.T) {
 		{"3.5.17,3.8.0", "in-place", 3, "not supported"},
 		{"3.5.21,3.6.5", "downgrade", 3, "write the downgrade as a lower version in the path"},
 		{"3.5.21/1,3.6.5", "in-place", 3, "/N belongs to a hop"},
+		{"3.5.21,3.6.5+member-update", "in-place", 3, "belongs to the first version"},
+		{"3.5.21/1+member-update,3.6.5", "in-place", 3, "/N belongs to a hop"},
 		{"3.5.21,3.6.5/x", "in-place", 3, "malformed hop \"3.6.5/x\""},
 		{"3.5.21,3.6.5/0", "in-place", 3, "N a positive number"},
 		{"3.5.21,3.6.5/3", "in-place", 3, "that is the whole hop, write 3.6.5"},
@@ -110,5 +112,28 @@ func TestDowngradeHopsValidate(t *testing.T) {
 	up.Hops = []Hop{{To: p.Hops[0].To, Strategy: Downgrade}}
 	if err := up.Validate(); err == nil || !strings.Contains(err.Error(), "goes up") {
 		t.Errorf("a downgrade hop to a newer version: %v", err)
+	}
+}
+
+// VERSION+member-update on the start builds the cluster with a member
+// update inside each join, and the notation says so: a reproduce command
+// or a scenario name never drops it.
+func TestParsePathMemberUpdate(t *testing.T) {
+	p, err := ParsePath("3.5.24+member-update,3.6.5", "in-place", 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Bootstrap != LearnerJoinsMemberUpdate || p.From.String() != "3.5.24" || len(p.Hops) != 1 {
+		t.Fatalf("unexpected path %+v", p)
+	}
+	if got := strings.Join(p.Notation(), ","); got != "3.5.24+member-update,3.6.5" {
+		t.Errorf("notation %s", got)
+	}
+	if got := strings.Join(p.Versions(), ","); got != "3.5.24,3.6.5" {
+		t.Errorf("versions %s", got)
+	}
+	plain, err := ParsePath("3.5.24,3.6.5", "in-place", 3)
+	if err != nil || plain.Bootstrap != LearnerJoins {
+		t.Errorf("a plain path: bootstrap %s, %v", plain.Bootstrap, err)
 	}
 }

@@ -59,10 +59,12 @@ type AuditRecord struct {
 
 // CheckRecord is the live membership check at one stage.
 type CheckRecord struct {
-	Stage    string       `json:"stage"`
-	Views    []check.View `json:"views"`
-	Problems []string     `json:"problems,omitempty"`
-	LostKeys []string     `json:"lostKeys,omitempty"`
+	Stage string       `json:"stage"`
+	Views []check.View `json:"views"`
+	// Raft is each member's raft configuration, from its own log.
+	Raft     []check.RaftConfig `json:"raft,omitempty"`
+	Problems []string           `json:"problems,omitempty"`
+	LostKeys []string           `json:"lostKeys,omitempty"`
 }
 
 // FaultRecord says whether, when and on which member a fault fired.
@@ -118,7 +120,7 @@ func (f *Failure) Headline() (Line, bool) {
 
 // Finding is one thing a check found wrong after the last hop.
 type Finding struct {
-	// Check is CheckMembership, CheckKeys or CheckAudit.
+	// Check is one of Checks.
 	Check string `json:"check"`
 	Stage string `json:"stage"`
 	Text  string `json:"text"`
@@ -134,10 +136,13 @@ const (
 	// CheckAudit: the offline audit of each member's v2store against its
 	// v3store.
 	CheckAudit = "audit"
+	// CheckRaft: each member's member list against its raft's own
+	// configuration (which members vote), from the member's log.
+	CheckRaft = "raft"
 )
 
 // Checks lists the checks.
-var Checks = []string{CheckMembership, CheckKeys, CheckAudit}
+var Checks = []string{CheckMembership, CheckKeys, CheckAudit, CheckRaft}
 
 // Result is the judged outcome of one path.
 type Result struct {

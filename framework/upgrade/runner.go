@@ -337,6 +337,14 @@ func (r *runner) build(ctx context.Context) error {
 			return nil
 		})
 	}
+	join, how := r.cl.Join, "learner, then promote"
+	if p.Bootstrap == LearnerJoinsMemberUpdate {
+		lu, ok := r.cl.(cluster.LearnerUpdater)
+		if !ok {
+			return r.fail("bootstrap", fmt.Errorf("provider %s cannot send a member update inside a join: bootstrap %s needs one that can (process)", r.cl.Provider(), p.Bootstrap))
+		}
+		join, how = lu.JoinUpdatingLearner, "learner, member update with its own peer URL, then promote"
+	}
 	if err := r.step(ctx, fmt.Sprintf("init the first control-plane member at etcd %s", p.From), func(ctx context.Context) error {
 		if _, err := r.cl.Init(ctx, p.From); err != nil {
 			return r.fail("init", err)
@@ -346,8 +354,8 @@ func (r *runner) build(ctx context.Context) error {
 		return err
 	}
 	for i := 1; i < p.Size; i++ {
-		if err := r.step(ctx, fmt.Sprintf("join control-plane member %d at etcd %s (learner, then promote)", i+1, p.From), func(ctx context.Context) error {
-			m, err := r.cl.Join(ctx, p.From)
+		if err := r.step(ctx, fmt.Sprintf("join control-plane member %d at etcd %s (%s)", i+1, p.From, how), func(ctx context.Context) error {
+			m, err := join(ctx, p.From)
 			if err != nil {
 				return r.fail(fmt.Sprintf("join member %d", i+1), err)
 			}
@@ -524,7 +532,7 @@ func (r *runner) judge(ctx context.Context, stage string, final bool) error {
 // change has completed (no learner may be left); counts makes what it finds
 // part of the verdict.
 func (r *runner) checkMembership(ctx context.Context, stage string, settled, counts bool) {
-	r.announce(fmt.Sprintf("check %s: every member's own member list, and every key written, read through each member", stage))
+	r.announce(fmt.Sprintf("check %s: every member's own member list, against the others' and its raft's, and every key written, read through each member", stage))
 	t := time.Now()
 	views := check.MemberViews(ctx, r.cl)
 	var current []string
@@ -532,6 +540,15 @@ func (r *runner) checkMembership(ctx context.Context, stage string, settled, cou
 		current = append(current, m.Name())
 	}
 	rec := CheckRecord{Stage: stage, Views: views, Problems: check.CompareViews(views, check.Want{Current: current, Promoted: r.promoted, Settled: settled})}
+	rec.Raft = check.RaftConfigs(ctx, r.cl)
+	raftProblems := check.CompareRaft(views, rec.Raft)
+	if len(raftProblems) > 0 {
+		// A member may apply a configuration change between the reads of
+		// its list and of its log: a real contradiction is still there when
+		// both are read again.
+		rec.Raft = check.RaftConfigs(ctx, r.cl)
+		raftProblems = check.CompareRaft(check.MemberViews(ctx, r.cl), rec.Raft)
+	}
 	// Every member's keys are read at once, as its member list was.
 	members := r.cl.Members()
 	type readBack struct {
@@ -555,14 +572,17 @@ func (r *runner) checkMembership(ctx context.Context, stage string, settled, cou
 			}
 		}
 	}
-	rec.Problems = append(rec.Problems, keyProblems...)
+	membershipProblems := rec.Problems
+	rec.Problems = append(append(rec.Problems, raftProblems...), keyProblems...)
 	r.res.Checks = append(r.res.Checks, rec)
 	if counts {
-		for _, p := range rec.Problems[:len(rec.Problems)-len(keyProblems)] {
-			r.res.Findings = append(r.res.Findings, Finding{Check: CheckMembership, Stage: stage, Text: p})
-		}
-		for _, p := range keyProblems {
-			r.res.Findings = append(r.res.Findings, Finding{Check: CheckKeys, Stage: stage, Text: p})
+		for _, f := range []struct {
+			check    string
+			problems []string
+		}{{CheckMembership, membershipProblems}, {CheckRaft, raftProblems}, {CheckKeys, keyProblems}} {
+			for _, p := range f.problems {
+				r.res.Findings = append(r.res.Findings, Finding{Check: f.check, Stage: stage, Text: p})
+			}
 		}
 	}
 	r.res.Steps = append(r.res.Steps, Step{Name: "check " + stage, Seconds: seconds(time.Since(t))})

@@ -346,6 +346,19 @@ func TestVerdictInconsistent(t *testing.T) {
 			stage: "after hop 1 (3.5.21 → 3.6.4, in-place)",
 		},
 		{
+			// etcd issue 21694: every member list agrees that etcd-cp2 is a
+			// voter; only raft's own line says it is still a learner.
+			name: "raft: a member listed as a voter that raft counts a learner",
+			path: inPlacePath,
+			setup: afterLastUpgrade(func(e *env) {
+				cp1, cp2, cp3 := e.member("etcd-cp1").ID(), e.member("etcd-cp2").ID(), e.member("etcd-cp3").ID()
+				e.fc.AppendLog(e.member("etcd-cp3"), fmt.Sprintf(`{"level":"info","logger":"raft","msg":"%x switched to configuration voters=(%d %d) learners=(%d)"}`, cp3, cp1, cp3, cp2))
+			}),
+			check: upgrade.CheckRaft,
+			line:  `^etcd-cp3 lists etcd-cp2 \(\S+\) as a voter, but its raft counts it a learner \([0-9]+\); etcd-cp3 log: .*switched to configuration`,
+			stage: "after " + inPlaceHop,
+		},
+		{
 			name: "membership: a learner left in a cluster that never had one",
 			path: staticPath,
 			setup: afterLastUpgrade(func(e *env) {
@@ -677,6 +690,13 @@ func TestVerdictHarnessError(t *testing.T) {
 				e.fc.Fail(fakecluster.OpJoin, fakecluster.OnMember("etcd-cp3"), rpctypes.ErrTooManyLearners)
 			},
 			step: "^join member 3$", hop: 0, cause: notSetUp,
+		},
+		{
+			// The fake cannot send a member update inside a join: the run
+			// says so before any member starts.
+			name: "a member update bootstrap on a provider that cannot send one",
+			path: upgrade.Path{From: v3521, Hops: inPlacePath.Hops, Size: 3, Bootstrap: upgrade.LearnerJoinsMemberUpdate},
+			step: "^bootstrap$", hop: 0, cause: notSetUp,
 		},
 		{
 			name: "a static bootstrap fails with a member's fatal line",

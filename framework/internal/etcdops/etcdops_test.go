@@ -355,9 +355,25 @@ func TestRemoveAndPromote(t *testing.T) {
 	if checked == 0 {
 		t.Error("check never ran")
 	}
-	// Promoted already counts as promoted.
-	if err := Promote(ctx, c, id, 10*time.Second, nil); err != nil {
-		t.Errorf("promoting a voter: %v", err)
+	// A voter nothing of this Promote promoted is etcd's refusal, as etcd
+	// gave it (etcd issue 21694 makes a learner look like one)...
+	if err := Promote(ctx, c, id, 10*time.Second, nil); !Is(err, rpctypes.ErrMemberNotLearner) {
+		t.Errorf("promoting a voter at the first attempt = %v, want etcd's %v", err, rpctypes.ErrMemberNotLearner)
+	}
+	// ...but after an attempt whose answer was lost, it is that attempt's
+	// promotion: done.
+	_, id2, err := AddLearner(ctx, c, "fake://b:2380")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.After(fakecluster.OpMemberPromote, fakecluster.OnCall(c.Calls(fakecluster.OpMemberPromote)+1), func(context.Context, *fakecluster.Member) error {
+		return context.DeadlineExceeded
+	})
+	if err := Promote(ctx, c, id2, 10*time.Second, nil); err != nil {
+		t.Errorf("a promotion committed but its answer lost: %v", err)
+	}
+	if err := Remove(ctx, c, id2); err != nil {
+		t.Fatal(err)
 	}
 	stop := errors.New("the member exited")
 	if err := Promote(ctx, c, id, 10*time.Second, func(context.Context) error { return stop }); err != stop {

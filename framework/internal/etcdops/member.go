@@ -174,18 +174,35 @@ func Remove(ctx context.Context, p Peers, id uint64) error {
 	return err
 }
 
+// UpdatePeerURLs sets member id's peer URLs through the leader (clientv3
+// MemberUpdate). Sending the same URLs again is harmless, so a retried
+// update whose first answer was lost needs no special case.
+func UpdatePeerURLs(ctx context.Context, p Peers, id uint64, peerURLs []string) ([]*etcdserverpb.Member, error) {
+	resp, err := routed(ctx, p, ChangeTimeout, func(ctx context.Context, cli *clientv3.Client) (*clientv3.MemberUpdateResponse, error) {
+		return cli.MemberUpdate(ctx, id, peerURLs)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return resp.Members, nil
+}
+
 // Promote promotes learner id through the leader, as kubeadm does: it
 // retries while etcd says the learner is not in sync with the leader yet,
-// or any error that is not Permanent, for wait. A member that is a voter
-// already (promoted by an attempt whose answer was lost, or before a
-// restart) counts as promoted. check, when not nil, runs before every
-// attempt; an error from it ends Promote with that error. A Permanent
-// error ends it at once, as etcd gave it.
+// or any error that is not Permanent, for wait. rpctypes.ErrMemberNotLearner
+// counts as done only after an attempt whose answer was lost (a Transient
+// error: it may have been committed). Otherwise it is etcd refusing a
+// member it lists as a voter though nothing promoted it (etcd issue
+// 21694), and it comes back as etcd gave it.
+// check, when not nil, runs before every attempt; an error from it ends
+// Promote with that error. A Permanent error ends it at once, as etcd
+// gave it.
 func Promote(ctx context.Context, p Peers, id uint64, wait time.Duration, check func(context.Context) error) error {
 	r := newRouter(p)
 	defer r.close()
 	deadline := time.Now().Add(wait)
 	var last error
+	lost := false // an earlier attempt's answer was lost
 	for time.Now().Before(deadline) {
 		if check != nil {
 			if err := check(ctx); err != nil {
@@ -193,9 +210,10 @@ func Promote(ctx context.Context, p Peers, id uint64, wait time.Duration, check 
 			}
 		}
 		err := promoteOnce(ctx, r, id)
-		if err == nil || Is(err, rpctypes.ErrMemberNotLearner) {
+		if err == nil || lost && Is(err, rpctypes.ErrMemberNotLearner) {
 			return nil
 		}
+		lost = lost || Transient(err)
 		if Permanent(err) && !errors.Is(err, context.Canceled) {
 			return err
 		}
