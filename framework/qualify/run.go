@@ -15,6 +15,7 @@ import (
 	"etcd-upgrade-e2e/framework/etcdbin"
 	"etcd-upgrade-e2e/framework/process"
 	"etcd-upgrade-e2e/framework/upgrade"
+	"etcd-upgrade-e2e/scenarios"
 )
 
 // RunRecord is one path run: what it was, what it gave, where its files are.
@@ -85,9 +86,13 @@ func (r *Runner) init() {
 	})
 }
 
-// PathName is "3.5.19-to-3.5.21-to-3.6.5-replace".
+// PathName is "3.5.19-to-3.5.21-to-3.6.5-replace", the matrix's name for
+// the path: it keeps what the versions alone do not say (a start built
+// with member updates, "3.5.21+member-update-to-3.6.5-in-place"), so that
+// two risks' different paths over the same versions are never taken for
+// one run.
 func PathName(p upgrade.Path) string {
-	return strings.Join(p.Versions(), "-to-") + "-" + p.StrategyLabel()
+	return scenarios.Name(p, "")
 }
 
 // Run runs p (or returns the record of the same path run before).
