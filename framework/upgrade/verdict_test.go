@@ -1079,7 +1079,7 @@ func TestExpectedValidate(t *testing.T) {
 		{"upgrade-failed without a step", uf(upgrade.Signature{Line: `x`}), false},
 		{"upgrade-failed without a line", uf(upgrade.Signature{Step: `join`}), false},
 		{"upgrade-failed naming a check", uf(upgrade.Signature{Step: `join`, Check: upgrade.CheckKeys, Line: `x`}), false},
-		{"inconsistent with an unknown check", inc(upgrade.Signature{Check: "raft", Line: `x`}), false},
+		{"inconsistent with an unknown check", inc(upgrade.Signature{Check: "quorum", Line: `x`}), false},
 		{"inconsistent without a check", inc(upgrade.Signature{Line: `x`}), false},
 		{"inconsistent naming a step", inc(upgrade.Signature{Check: upgrade.CheckKeys, Step: `join`, Line: `x`}), false},
 		{"inconsistent naming a source", inc(upgrade.Signature{Check: upgrade.CheckKeys, Source: `log$`, Line: `x`}), false},
