@@ -62,6 +62,10 @@ type Risk struct {
 	Bad map[upgrade.Strategy]upgrade.Expected
 	// Mechanism says in words what goes wrong.
 	Mechanism string
+	// Condition, when set, is what must have happened to a cluster for the
+	// risk to bite, beyond its versions ("for a cluster whose ..."): an
+	// upgrade between bad versions is then conditional, not unsafe.
+	Condition string
 	Status    Status
 	// Evidence: for a reproduced risk, the measured runs it rests on; for
 	// one not reproduced, what was tried and what the harness would need.
@@ -114,6 +118,14 @@ func learnerPath(from etcdbin.Version, hops ...upgrade.Hop) upgrade.Path {
 }
 
 func hop(to etcdbin.Version, s upgrade.Strategy) upgrade.Hop { return upgrade.Hop{To: to, Strategy: s} }
+
+// memberUpdatePath is learnerPath with a member update inside each join of
+// the starting cluster (etcd issue 21694).
+func memberUpdatePath(from etcdbin.Version, hops ...upgrade.Hop) upgrade.Path {
+	p := learnerPath(from, hops...)
+	p.Bootstrap = upgrade.LearnerJoinsMemberUpdate
+	return p
+}
 
 // issue20793Start is the etcd issue 20793 report's starting release
 // (Kubernetes 1.32's etcd): its leader sends the wrong membership.
@@ -213,17 +225,38 @@ func Risks() []Risk {
 		},
 		{
 			Issue: 21694, Title: "a member update on a learner makes it look promoted",
-			UpstreamFix:       "3.5.31 and 3.6.12 (etcd PRs 21737, 21736)",
+			UpstreamFix:       "3.5.31 and 3.6.12 (etcd PRs 21737, 21736: applying a member update changes the peer URLs only)",
 			UpstreamFirstGood: "3.5.31",
 			UpstreamAlsoFixed: []string{"3.6.12"},
 			Role:              RoleStart, Range: [2]string{"3.5.15", "3.5.35"},
-			Strategies: []upgrade.Strategy{upgrade.Replace},
-			Mechanism:  "MemberUpdate (a peer URL change) rewrites the member record without its IsLearner flag: the member list shows a voter that raft still counts as a learner, promotion is refused (`can only promote a learner member`) and a second learner can be added",
-			Status:     NotReproduced,
-			Evidence: "not expressible: no step of the harness updates a member's peer URLs (kubeadm and Cluster API never do during a join); etcd's own reproduction is TestMemberUpdateLearner (tests/integration/clientv3/cluster_test.go, PR 21719): add a learner, MemberUpdate its peer URLs, list. " +
-				"What would reproduce it: a join variant that calls clientv3 MemberUpdate on the learner before promoting it; signature: the join fails at the promotion with `can only promote a learner member`, or the membership check finds the learner listed as a voter. It is not specific to 3.5 → 3.6",
+			Strategies: []upgrade.Strategy{upgrade.InPlace},
+			Template: func(v, t etcdbin.Version, s upgrade.Strategy) (upgrade.Path, error) {
+				return memberUpdatePath(v, hop(t, s)), nil
+			},
+			Bad: map[upgrade.Strategy]upgrade.Expected{
+				upgrade.InPlace: {Verdict: upgrade.Inconsistent, Signatures: []upgrade.Signature{raftLearnerListedVoter}},
+			},
+			Condition: "for a cluster one of whose learners was sent a member update before its promotion (kubeadm and Cluster API never send one)",
+			Mechanism: "MemberUpdate (a peer URL change, here the learner's own URL sent back) rewrites the member record without its IsLearner flag, in the v2store and the v3store: every member list shows a voter that raft still counts as a learner. The promotion is then refused (`can only promote a learner member`), kubeadm (which reads the member list first) takes the member as promoted, a second learner can be added, and raft's quorum is the first member alone",
+			Status:    Reproduced,
+			Evidence: "measured 2026-11-30 on processes, 2 cores shared with another engineer's runs: " +
+				"`-path=3.5.24+member-update,3.6.5 -strategy=in-place` inconsistent in 28.8 s: the raft check finds, before the upgrade and again after it at 3.6.5, every member listing cp2 and cp3 as voters while its raft's own line says `switched to configuration voters=(17961236230627363964) learners=(1660440667569842828 1915323177407309820)`; " +
+				"etcd answered the first promotion `etcdserver: can only promote a learner member` (each member logs `Validation on configuration change failed ... membership: can only promote a learner member`), and still added the third member as a second learner; " +
+				"the same path from 3.5.32 consistent in 18.9 s (raft `voters=(...)` of all three); to 3.6.16, which has upstream's fix, 3.5.24's start is still inconsistent after the hop (25.4 s): 3.6.12+ no longer drops the flag, but does not give it back. " +
+				"Bisected by cmd/qualify (`-risks=21694 -range35=3.5.21..3.5.32 -targets=3.6.5`, 4 runs, /tmp/r21694/qualify3 on the machine that ran it): 3.5.21, 3.5.23 and 3.5.24 bad (raft check, 35-36 s each), 3.5.32 good (24 s): last bad 3.5.24, first good 3.5.32; 3.5.25-3.5.31 are not served whole by the module proxy, so upstream's 3.5.31 is agreed over a gap. " +
+				"By replacement the run is a harness error, not a verdict: the hop first makes the last old member the leader, and that member is a raft learner, so etcd answers `etcdserver: request timed out, leader transfer took too long` after 30 s (3.5.24 → 3.6.5, 42.9 s); replacement is therefore not among the strategies",
 		},
 	}
+}
+
+// raftLearnerListedVoter: every member lists a member as a voter that its
+// own raft still counts a learner, already in the starting cluster: the
+// start version alone did it (etcd issue 21694).
+var raftLearnerListedVoter = upgrade.Signature{
+	Check: upgrade.CheckRaft,
+	Stage: `^before upgrade$`,
+	Line:  `as a voter, but its raft counts it a learner`,
+	Note:  "a member update on a learner dropped its learner flag from the member list, raft's own line still lists it among the learners: etcd issue 21694",
 }
 
 // anyTargetJoinFails is joinFails for any 3.6 target: the bisection runs

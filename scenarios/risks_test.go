@@ -94,3 +94,26 @@ func TestRiskSignaturesMatchTheMatrix(t *testing.T) {
 		t.Errorf("20793 path = %v, %v", p.Versions(), err)
 	}
 }
+
+// 21694's signature is what the 3.5.24 run measured: the raft check finds
+// raft's learners listed as voters before the upgrade, so the start version
+// alone decides it; its path builds the start with member updates.
+func TestRisk21694Signature(t *testing.T) {
+	r, _ := FindRisk(21694)
+	p, err := r.Path(etcdbin.MustParseVersion("3.5.24"), etcdbin.MustParseVersion("3.6.5"), upgrade.InPlace)
+	if err != nil || strings.Join(p.Notation(), ",") != "3.5.24+member-update,3.6.5" {
+		t.Fatalf("21694 path = %v, %v", p.Notation(), err)
+	}
+	finding := upgrade.Finding{Check: upgrade.CheckRaft, Stage: "before upgrade", Text: `3524-cp1 lists 3524-cp2 (1a949848336f67fc) as a voter, but its raft counts it a learner (1915323177407309820); 3524-cp1 log: {"level":"info","logger":"raft","msg":"f9432130656b8c7c switched to configuration voters=(17961236230627363964) learners=(1660440667569842828 1915323177407309820)"}`}
+	run := upgrade.Result{Verdict: upgrade.Inconsistent, Findings: []upgrade.Finding{finding}}
+	if _, ok := r.Reproduces(upgrade.InPlace, run); !ok {
+		t.Error("21694 signature misses raft's learner listed as a voter before the upgrade")
+	}
+	finding.Stage = "after hop 1 (3.5.32 → 3.6.5, in-place)"
+	if _, ok := r.Reproduces(upgrade.InPlace, upgrade.Result{Verdict: upgrade.Inconsistent, Findings: []upgrade.Finding{finding}}); ok {
+		t.Error("a contradiction that appears only after the hop counted as the start version's 21694")
+	}
+	if _, ok := r.Reproduces(upgrade.InPlace, upgrade.Result{Verdict: upgrade.Consistent}); ok {
+		t.Error("a consistent run reproduces 21694")
+	}
+}

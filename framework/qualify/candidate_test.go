@@ -44,17 +44,20 @@ func TestCandidateVerdictRestsOnMeasuredRunsOnly(t *testing.T) {
 		want      CandidateVerdict
 		caveats   []int
 	}{
-		// 20967 (fixed upstream in 3.5.26) and 21694 (3.5.31) cannot be
-		// run; every measured run is consistent.
-		{"all measured consistent, unmeasured risks fixed later upstream", "3.5.24", nil, VerdictGo, []int{20967, 21694}},
-		{"a measured run reproduces a risk", "3.5.24", map[string]Outcome{"20793 replace": Bad}, VerdictNoGo, []int{20967, 21694}},
-		{"a measured run fails another way", "3.5.24", map[string]Outcome{"19557 in-place": Other}, VerdictNoGo, []int{20967, 21694}},
-		{"a harness error and the rest consistent", "3.5.24", map[string]Outcome{"19557 replace": Unmeasured}, VerdictCannotTell, []int{20967, 21694}},
-		{"a failure outweighs a harness error", "3.5.24", map[string]Outcome{"19557 replace": Unmeasured, "20793 replace": Bad}, VerdictNoGo, []int{20967, 21694}},
-		{"after every upstream fix but 21694's", "3.5.27", nil, VerdictGo, []int{21694}},
+		// 20967 (fixed upstream in 3.5.26) cannot be run; 21694 (3.5.31)
+		// runs and is reproduced, so its run decides, and a stand-in
+		// consistent run leaves no caveat.
+		{"all measured consistent, an unmeasured risk fixed later upstream", "3.5.24", nil, VerdictGo, []int{20967}},
+		{"a measured run reproduces a risk", "3.5.24", map[string]Outcome{"20793 replace": Bad}, VerdictNoGo, []int{20967}},
+		{"a measured run reproduces 21694", "3.5.24", map[string]Outcome{"21694 in-place": Bad}, VerdictNoGo, []int{20967}},
+		{"a measured run fails another way", "3.5.24", map[string]Outcome{"19557 in-place": Other}, VerdictNoGo, []int{20967}},
+		{"a harness error and the rest consistent", "3.5.24", map[string]Outcome{"19557 replace": Unmeasured}, VerdictCannotTell, []int{20967}},
+		{"a failure outweighs a harness error", "3.5.24", map[string]Outcome{"19557 replace": Unmeasured, "20793 replace": Bad}, VerdictNoGo, []int{20967}},
+		{"after every upstream fix but 21694's, which runs", "3.5.27", nil, VerdictGo, nil},
 		// 20340's path runs with a 3.6 candidate, but the harness has
 		// never reproduced it: its consistent run is no proof.
-		// 21694 is fixed upstream in 3.6.12 too.
+		// 21694 is fixed upstream in 3.6.12 too; its open version is the
+		// start, which a 3.6 candidate cannot take.
 		{"a 3.6 candidate before 20340's upstream fix", "3.6.3", nil, VerdictGo, []int{20340, 21694}},
 		{"a 3.6 candidate that reproduces 20340", "3.6.3", map[string]Outcome{"20340 in-place": Bad}, VerdictNoGo, []int{21694}},
 		{"a 3.6 candidate after 21694's 3.6 fix", "3.6.12", nil, VerdictGo, nil},
@@ -107,7 +110,7 @@ func TestCandidateMarkdownKeepsUpstreamApart(t *testing.T) {
 	md := (&Report{Generated: "now", Mode: "candidate", Candidate: &c}).Markdown("/")
 	t.Log("\n" + md[:strings.Index(md, "## Risks")])
 	for _, want := range []string{
-		"## Candidate 3.5.24: GO\n\nDecided by the runs below alone: all 3 runs measured and consistent.",
+		"## Candidate 3.5.24: GO\n\nDecided by the runs below alone: all 4 runs measured and consistent.",
 		"### Upstream only: not measured here, not part of the verdict\n\n" +
 			"- etcd 20967 (removed (zombie) members come back after the upgrade): not measured: upstream says fixed in 3.5.26, later than the candidate\n",
 		"### Not run with the candidate\n\n- etcd 20340: its open version is the target, a 3.5 release cannot take it\n",
@@ -118,5 +121,21 @@ func TestCandidateMarkdownKeepsUpstreamApart(t *testing.T) {
 	}
 	if strings.Contains(md, "NO-GO") {
 		t.Errorf("qualify.md of a GO candidate says NO-GO:\n%s", md)
+	}
+}
+
+// Two risks' paths over the same versions are two runs: 21694's start is
+// built with member updates, 19557's is not.
+func TestPathNameKeepsTheBootstrap(t *testing.T) {
+	v, target := etcdbin.MustParseVersion("3.5.21"), etcdbin.MustParseVersion("3.6.5")
+	r19557, _ := scenarios.FindRisk(19557)
+	r21694, _ := scenarios.FindRisk(21694)
+	plain, err1 := r19557.Path(v, target, upgrade.InPlace)
+	updated, err2 := r21694.Path(v, target, upgrade.InPlace)
+	if err1 != nil || err2 != nil {
+		t.Fatal(err1, err2)
+	}
+	if a, b := PathName(plain), PathName(updated); a != "3.5.21-to-3.6.5-in-place" || b != "3.5.21+member-update-to-3.6.5-in-place" {
+		t.Errorf("run names %q and %q", a, b)
 	}
 }

@@ -113,10 +113,14 @@ func judgePair(a, b kubeadmpins.Pin, name string, s upgrade.Strategy, risks []Ri
 			continue
 		}
 		line := fmt.Sprintf("etcd %d (%s): %s%s", rr.Issue, rr.Title, why, how)
-		if rr.Role == scenarios.RoleHop {
+		switch {
+		case rr.Role == scenarios.RoleHop:
 			conditional = true
 			line += fmt.Sprintf("; only for a cluster that ran etcd ≤3.5.19 (Kubernetes ≤1.32) and was replaced onto %s", ef)
-		} else {
+		case reg.Condition != "":
+			conditional = true
+			line += "; only " + reg.Condition
+		default:
 			unsafe = true
 		}
 		row.Risks = append(row.Risks, line)

@@ -34,11 +34,19 @@ func sampleRisks(dir string) []RiskResult {
 	}
 }
 
+// A measured 21694 boundary (last bad 3.5.24, first good 3.5.32), in place.
+func risk21694(dir string) RiskResult {
+	b := BisectionResult{Strategy: upgrade.InPlace, Target: "3.6.5", Versions: []string{"3.5.21", "3.5.24", "3.5.32"}, Bisection: Bisection{Monotone: true}}
+	b.Probes = []Probe{*probe("3.5.21", Bad, "raft check: lists", dir+"/h"), *probe("3.5.32", Good, "", dir+"/i"), *probe("3.5.24", Bad, "raft check: lists", dir+"/j")}
+	b.LastBad, b.FirstGood = &b.Probes[2], &b.Probes[1]
+	return RiskResult{Issue: 21694, Title: "t", Status: scenarios.Reproduced, Role: scenarios.RoleStart, Bisections: []BisectionResult{b}}
+}
+
 func pin(k8s, etcd string) kubeadmpins.Pin { return kubeadmpins.Pin{Kubernetes: k8s, Etcd: etcd} }
 
 func TestKubernetesTable(t *testing.T) {
 	pins := []kubeadmpins.Pin{pin("v1.33.0", "3.5.21"), pin("v1.33.6", "3.5.24"), pin("v1.34.2", "3.6.5")}
-	rows := KubernetesTable(pins, 33, 34, sampleRisks("/a"))
+	rows := KubernetesTable(pins, 33, 34, append(sampleRisks("/a"), risk21694("/a")))
 	if len(rows) != 4 {
 		t.Fatalf("%d rows, want 2 pairs × 2 strategies", len(rows))
 	}
@@ -56,10 +64,15 @@ func TestKubernetesTable(t *testing.T) {
 	if r := get("v1.33.0", "Cluster API replacement"); r.Safety != Conditional || !strings.Contains(strings.Join(r.Risks, " "), "etcd 20793") {
 		t.Errorf("1.33.0 replace: %+v", r)
 	}
-	// In place, 20793 is not measured and 19557 is fixed at 3.5.20.
-	if r := get("v1.33.0", "kubeadm in place"); r.Safety != Safe {
-		t.Errorf("1.33.0 in place: %+v", r)
+	// In place, 20793 is not measured and 19557 is fixed at 3.5.20; 21694
+	// (bad until 3.5.32) bites only a cluster whose learner got a member
+	// update, which kubeadm never sends: conditional, not unsafe.
+	for _, from := range []string{"v1.33.0", "v1.33.6"} {
+		if r := get(from, "kubeadm in place"); r.Safety != Conditional || !strings.Contains(strings.Join(r.Risks, " "), "etcd 21694") || !strings.Contains(strings.Join(r.Risks, " "), "member update before its promotion") {
+			t.Errorf("%s in place: %+v", from, r)
+		}
 	}
+	// 21694 is measured in place only.
 	if r := get("v1.33.6", "Cluster API replacement"); r.Safety != Safe {
 		t.Errorf("1.33.6 replace: %+v", r)
 	}
