@@ -357,8 +357,22 @@ func (cn *conn) MemberRemove(ctx context.Context, id uint64) (*clientv3.MemberRe
 	return resp, nil
 }
 
-func (cn *conn) MemberUpdate(context.Context, uint64, []string) (*clientv3.MemberUpdateResponse, error) {
-	return nil, errUnsupported
+// MemberUpdate sets id's peer URLs everywhere; its learner flag stays (the
+// fake models no etcd bug: a test scripts etcd issue 21694 if it needs it).
+func (cn *conn) MemberUpdate(ctx context.Context, id uint64, peerURLs []string) (*clientv3.MemberUpdateResponse, error) {
+	m, cl, err := cn.request(ctx, OpMemberUpdate, nil)
+	if err != nil {
+		return nil, err
+	}
+	c := cn.c
+	var resp *clientv3.MemberUpdateResponse
+	if err = c.updateLocked(id, peerURLs); err == nil {
+		resp = &clientv3.MemberUpdateResponse{Header: c.headerLocked(m), Members: cloneRecords(m.view)}
+	}
+	if err := cn.finish(ctx, cl, err); err != nil {
+		return nil, err
+	}
+	return resp, nil
 }
 
 // MemberPromote makes learner id a voter.

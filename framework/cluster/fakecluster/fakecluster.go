@@ -694,6 +694,29 @@ func (c *Cluster) promoteLocked(id uint64) error {
 	return nil
 }
 
+// updateLocked sets id's peer URLs in the membership and every current
+// member's list.
+func (c *Cluster) updateLocked(id uint64, peerURLs []string) error {
+	leader, err := c.leaderLocked()
+	if err != nil {
+		return err
+	}
+	if findRecord(leader.view, id) == nil {
+		return rpctypes.ErrMemberNotFound
+	}
+	setURLs := func(records []*pb.Member) {
+		if r := findRecord(records, id); r != nil {
+			r.PeerURLs = append([]string(nil), peerURLs...)
+		}
+	}
+	setURLs(c.records)
+	for _, m := range c.members {
+		setURLs(m.view)
+	}
+	c.index++
+	return nil
+}
+
 // removeLocked takes id out of the membership and every current member's
 // list; a member removed stops, as etcd does once it learns of it.
 func (c *Cluster) removeLocked(id uint64) error {

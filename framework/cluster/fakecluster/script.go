@@ -39,6 +39,7 @@ const (
 	OpMemberList    Op = "member-list"
 	OpMemberAdd     Op = "member-add" // MemberAdd and MemberAddAsLearner
 	OpMemberPromote Op = "member-promote"
+	OpMemberUpdate  Op = "member-update"
 	OpMemberRemove  Op = "member-remove"
 	OpStatus        Op = "status"
 	OpMoveLeader    Op = "move-leader"

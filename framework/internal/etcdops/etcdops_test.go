@@ -366,6 +366,17 @@ func TestRemoveAndPromote(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A member update through the leader changes the peer URLs alone: the
+	// fake, like a fixed etcd, keeps the learner a learner.
+	members, err := UpdatePeerURLs(ctx, c, id2, []string{"fake://b2:2380"})
+	if err != nil {
+		t.Fatalf("UpdatePeerURLs: %v", err)
+	}
+	for _, mem := range members {
+		if mem.ID == id2 && (!mem.IsLearner || len(mem.PeerURLs) != 1 || mem.PeerURLs[0] != "fake://b2:2380") {
+			t.Errorf("updated learner listed as %+v", mem)
+		}
+	}
 	c.After(fakecluster.OpMemberPromote, fakecluster.OnCall(c.Calls(fakecluster.OpMemberPromote)+1), func(context.Context, *fakecluster.Member) error {
 		return context.DeadlineExceeded
 	})
@@ -392,7 +403,7 @@ func TestRemoveAndPromote(t *testing.T) {
 	if d := time.Since(start); d > 2*time.Second {
 		t.Errorf("lasting errors were retried for %s", d)
 	}
-	members, err := List(ctx, c)
+	members, err = List(ctx, c)
 	if err != nil || len(members) != 3 {
 		t.Errorf("List = %d members, %v", len(members), err)
 	}
