@@ -21,8 +21,8 @@ import (
 //
 //	8e9e05c52164694d switched to configuration voters=(10276657743932975437) learners=(1564427366540523012)
 //
-// (the logging member's ID in hex, the configuration's IDs in decimal;
-// etcd 3.5, 3.6 and 3.7 alike).
+// (the logging member's ID in hex; the configuration's IDs in decimal from
+// etcd 3.5's and 3.6's raft, in hex from 3.7's, go.etcd.io/raft 3.7).
 
 // RaftConfig is raft's configuration as one member last logged it.
 type RaftConfig struct {
@@ -35,9 +35,10 @@ type RaftConfig struct {
 	Err  string `json:"error,omitempty"`
 }
 
-// raftConfigLine matches raft's configuration line: the voters (a joint
-// configuration has two sets, joined by &&) and the learners.
-var raftConfigLine = regexp.MustCompile(`switched to configuration voters=\(([0-9 ]*)\)(?:&&\(([0-9 ]*)\))?(?: learners=\(([0-9 ]*)\))?`)
+// raftConfigLine matches raft's configuration line: the logging member's
+// ID, the voters (a joint configuration has two sets, joined by &&) and the
+// learners.
+var raftConfigLine = regexp.MustCompile(`([0-9a-f]+) switched to configuration voters=\(([0-9a-f ]*)\)(?:&&\(([0-9a-f ]*)\))?(?: learners=\(([0-9a-f ]*)\))?`)
 
 // LastRaftConfig reads the last configuration raft logged in log.
 func LastRaftConfig(log string) (RaftConfig, bool) {
@@ -47,15 +48,28 @@ func LastRaftConfig(log string) (RaftConfig, bool) {
 		if sm == nil {
 			continue
 		}
-		return RaftConfig{Voters: append(raftIDs(sm[1]), raftIDs(sm[2])...), Learners: raftIDs(sm[3]), Line: strings.TrimSpace(lines[i])}, true
+		base := raftIDBase(sm[1], strings.Join(sm[2:], " "))
+		return RaftConfig{Voters: append(raftIDs(sm[2], base), raftIDs(sm[3], base)...), Learners: raftIDs(sm[4], base), Line: strings.TrimSpace(lines[i])}, true
 	}
 	return RaftConfig{}, false
 }
 
-func raftIDs(s string) []uint64 {
+// raftIDBase says how a configuration line writes its IDs: hex (raft 3.7)
+// when one has a hex letter or is the logging member's own hex ID (a member
+// is in its own configuration), decimal otherwise.
+func raftIDBase(self, ids string) int {
+	for _, f := range strings.Fields(ids) {
+		if f == self || strings.ContainsAny(f, "abcdef") {
+			return 16
+		}
+	}
+	return 10
+}
+
+func raftIDs(s string, base int) []uint64 {
 	var ids []uint64
 	for _, f := range strings.Fields(s) {
-		if id, err := strconv.ParseUint(f, 10, 64); err == nil {
+		if id, err := strconv.ParseUint(f, base, 64); err == nil {
 			ids = append(ids, id)
 		}
 	}

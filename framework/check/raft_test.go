@@ -7,10 +7,12 @@ import (
 
 // Lines as etcd 3.5 (zap, JSON) and raft's own text logger write them.
 const (
-	raftLine1 = `{"level":"info","ts":"2026-11-30T12:00:01.000Z","logger":"raft","caller":"etcdserver/zap_raft.go:77","msg":"1 switched to configuration voters=(1)"}`
-	raftLine2 = `{"level":"info","ts":"2026-11-30T12:00:02.000Z","logger":"raft","caller":"etcdserver/zap_raft.go:77","msg":"1 switched to configuration voters=(1) learners=(2)"}`
-	raftLine3 = `{"level":"info","ts":"2026-11-30T12:00:03.000Z","logger":"raft","caller":"etcdserver/zap_raft.go:77","msg":"1 switched to configuration voters=(1) learners=(2 18)"}`
+	raftLine1 = `{"level":"info","ts":"2026-11-30T12:00:01.000Z","logger":"raft","caller":"etcdserver/zap_raft.go:77","msg":"8e9e05c52164694d switched to configuration voters=(1)"}`
+	raftLine2 = `{"level":"info","ts":"2026-11-30T12:00:02.000Z","logger":"raft","caller":"etcdserver/zap_raft.go:77","msg":"8e9e05c52164694d switched to configuration voters=(1) learners=(2)"}`
+	raftLine3 = `{"level":"info","ts":"2026-11-30T12:00:03.000Z","logger":"raft","caller":"etcdserver/zap_raft.go:77","msg":"8e9e05c52164694d switched to configuration voters=(1) learners=(2 18)"}`
 	raftJoint = `raft2026/11/30 12:00:04 INFO: 12 switched to configuration voters=(1 2)&&(1) autoleave`
+	// etcd 3.7's raft writes the configuration's IDs in hex too.
+	raft37 = `{"level":"info","ts":"2026-11-30T12:46:22.247376Z","logger":"raft","caller":"v3@v3.7.0/raft.go:1985","msg":"ff792db64be4ecdf switched to configuration voters=(7df7b98b6a7c0bf8 ff792db64be4ecdf) learners=(12)"}`
 )
 
 func TestLastRaftConfig(t *testing.T) {
@@ -25,6 +27,10 @@ func TestLastRaftConfig(t *testing.T) {
 	rc, ok = LastRaftConfig(raftJoint)
 	if !ok || len(rc.Voters) != 3 || len(rc.Learners) != 0 {
 		t.Errorf("joint configuration: %+v, %v", rc, ok)
+	}
+	rc, ok = LastRaftConfig(strings.Join([]string{raftLine3, raft37}, "\n"))
+	if !ok || rc.Line != raft37 || len(rc.Voters) != 2 || rc.Voters[0] != 0x7df7b98b6a7c0bf8 || len(rc.Learners) != 1 || rc.Learners[0] != 0x12 {
+		t.Errorf("etcd 3.7's hex configuration: %+v, %v", rc, ok)
 	}
 	if _, ok := LastRaftConfig(`{"level":"info","msg":"starting an etcd server"}`); ok {
 		t.Error("a log without a configuration line gave one")
