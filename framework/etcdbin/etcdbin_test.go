@@ -230,3 +230,47 @@ func TestMalformedVersionFailsBeforeAnything(t *testing.T) {
 		t.Fatalf("bad input wrote %v", entries)
 	}
 }
+
+// TestVerifiedOncePerProcess: a member start asks for its binaries each
+// time; they are run once, and again only when a file was replaced.
+func TestVerifiedOncePerProcess(t *testing.T) {
+	ctx := context.Background()
+	p := offline(t)
+	dir := filepath.Join(p.CacheDir(), "v3.5.17")
+	runs := filepath.Join(t.TempDir(), "runs")
+	counting := func(name, line string) {
+		script := "#!/bin/sh\necho " + name + " >> '" + runs + "'\necho '" + line + "'\n"
+		if err := os.WriteFile(filepath.Join(dir, name+".new"), []byte(script), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		// Replaced as an installer does: a new file, renamed over the old.
+		if err := os.Rename(filepath.Join(dir, name+".new"), filepath.Join(dir, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	counting("etcd", "etcd Version: 3.5.17")
+	counting("etcdctl", "etcdctl version: 3.5.17")
+	count := func() int {
+		b, _ := os.ReadFile(runs)
+		return strings.Count(string(b), "\n")
+	}
+	for i := 0; i < 3; i++ {
+		if _, err := p.Get(ctx, MustParseVersion("3.5.17")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := count(); n != 2 {
+		t.Fatalf("three Gets ran the binaries %d times, want 2 (each once)", n)
+	}
+	// A replaced binary is verified again, and a wrong one refused.
+	counting("etcd", "etcd Version: 3.5.16")
+	if b, err := p.Get(ctx, MustParseVersion("3.5.17")); err == nil {
+		t.Fatalf("replaced binary reporting 3.5.16 used: %+v", b)
+	}
+	if n := count(); n < 3 {
+		t.Fatalf("the replaced binary was not run again (%d runs)", n)
+	}
+}
