@@ -6,9 +6,10 @@ package process
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
-
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -17,7 +18,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/coreos/go-semver/semver"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	"go.etcd.io/etcd/api/v3/version"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 
@@ -156,12 +159,66 @@ func (c *Cluster) Init(ctx context.Context, v etcdbin.Version) (cluster.Member, 
 	if err := c.startAndWait(ctx, m, "init", voterReady); err != nil {
 		return nil, err
 	}
+	if err := c.waitClusterVersion(ctx, m); err != nil {
+		return nil, err
+	}
 	if err := c.fillID(ctx, m); err != nil {
 		return nil, err
 	}
 	c.members.Add(m)
 	c.logf("%s: initialised cluster at etcd %s (%s)", m.name, v, m.clientURL)
 	return m, nil
+}
+
+// waitClusterVersion waits until m, the only member, has decided the
+// cluster version: a member joining before that refuses the cluster and
+// exits (`discovery failed`, `incompatible with current running cluster`,
+// after `failed to parse cluster version of remote member ... not_decided`).
+// etcd decides it some seconds after the first election; a kubeadm init
+// takes longer than that, so a kubeadm join never meets the undecided
+// version, and neither may the harness's first join.
+func (c *Cluster) waitClusterVersion(ctx context.Context, m *Member) error {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.startTimeout)
+	defer cancel()
+	var last string
+	for {
+		vs, err := clusterVersion(ctx, m.clientURL)
+		if err == nil {
+			if _, perr := semver.NewVersion(vs.Cluster); perr == nil {
+				return nil
+			}
+			last = fmt.Sprintf("cluster version %q", vs.Cluster)
+		} else {
+			last = err.Error()
+		}
+		if etcdops.Sleep(ctx, etcdops.PollInterval) != nil {
+			if exited, exitErr := m.exitedWith(); exited {
+				return c.memberFailure(m, "init", exitErr)
+			}
+			return c.memberFailure(m, "init", fmt.Errorf("no cluster version decided within %s, last answer: %s", c.cfg.startTimeout, last))
+		}
+	}
+}
+
+// clusterVersion reads a member's /version, where etcd reports the
+// cluster version it has decided.
+func clusterVersion(ctx context.Context, clientURL string) (version.Versions, error) {
+	var vs version.Versions
+	rctx, cancel := context.WithTimeout(ctx, etcdops.StatusTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(rctx, http.MethodGet, clientURL+"/version", nil)
+	if err != nil {
+		return vs, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return vs, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return vs, fmt.Errorf("GET %s/version: %s", clientURL, resp.Status)
+	}
+	return vs, json.NewDecoder(resp.Body).Decode(&vs)
 }
 
 // Bootstrap starts size members at once from a static initial cluster, so no
