@@ -11,7 +11,8 @@ GINKGO_ARGS ?=
 # processes than cores pay: the 51 paths took 633 s with 4 and 506 s with 8 on 2 cores busy with a
 # node image build (2026-11-30). With writes batched and checks made at once, on 2 otherwise idle
 # cores: 384-407 s with 8, 389 s with 12 (the cores are then saturated: more processes only
-# stretch every spec). Kind specs run one at a time whatever this says. With
+# stretch every spec); 332-350 s with 8 once binaries were verified once per process rather than
+# at every member start. Kind specs run one at a time whatever this says. With
 # --randomize-all each spec is scheduled on its own, so that their SpecPriority (longest path
 # first, e2e/labels.go) decides the order and the long replacement chains do not run last.
 E2E_PROCS ?= 8
