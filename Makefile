@@ -26,6 +26,9 @@ GINKGO_TIMEOUT ?= 5h
 FAST_TIMEOUT ?= 1h
 # Flags for the suite itself (after --), e.g. E2E_ARGS="-path=3.5.19,3.5.21,3.6.4 -strategy=replace -keep".
 E2E_ARGS ?=
+# The suite binary holds the e2e package's unit tests too (make unit runs them): Ginkgo would run
+# them again in every parallel process, and one failing there ends the suite with no spec named.
+SUITE_ONLY := -test.run='^TestE2E$$'
 
 .PHONY: all test unit e2e e2e-fast e2e-kind-fast node-image etcd lint clean bench-etcd stress bench-matrix qualify bench-kind bench-report
 
@@ -43,11 +46,11 @@ unit:
 	$(GO) test -run 'Test[^E]' ./e2e ./e2e/interrupt
 
 e2e-fast:
-	$(GINKGO) -v --timeout=$(FAST_TIMEOUT) --label-filter='fast && process' ./e2e -- -provider=process -artifacts=$(ARTIFACTS) -junit=junit_e2e_fast.xml $(E2E_ARGS)
+	$(GINKGO) -v --timeout=$(FAST_TIMEOUT) --label-filter='fast && process' ./e2e -- $(SUITE_ONLY) -provider=process -artifacts=$(ARTIFACTS) -junit=junit_e2e_fast.xml $(E2E_ARGS)
 
 ## e2e-kind-fast adds its rows to the matrix e2e-fast wrote: one matrix.json for `make test`.
 e2e-kind-fast:
-	$(GINKGO) -v --timeout=$(FAST_TIMEOUT) --label-filter='kind && (fast || node-image)' ./e2e -- -provider=kind -artifacts=$(ARTIFACTS) -junit=junit_e2e_kind_fast.xml -merge-matrix $(E2E_ARGS)
+	$(GINKGO) -v --timeout=$(FAST_TIMEOUT) --label-filter='kind && (fast || node-image)' ./e2e -- $(SUITE_ONLY) -provider=kind -artifacts=$(ARTIFACTS) -junit=junit_e2e_kind_fast.xml -merge-matrix $(E2E_ARGS)
 
 ## node-image: the offline kind node image for K8S_VERSION with the etcd images the scenarios use
 ## (debootstrap is installed with apt-get when missing and running as root).
@@ -59,7 +62,7 @@ node-image:
 ## reports in $(ARTIFACTS). The suite writes junit_e2e.xml itself (stable test case names; -junit).
 ## Without -p, kind specs run in one process, which builds the node image once for all of them.
 e2e:
-	$(GINKGO) -v --timeout=$(GINKGO_TIMEOUT) $(if $(filter process,$(PROVIDER)),--procs=$(E2E_PROCS) --randomize-all) $(if $(LABEL_FILTER),--label-filter='$(LABEL_FILTER)') $(GINKGO_ARGS) ./e2e -- -provider=$(PROVIDER) -artifacts=$(ARTIFACTS) -junit=junit_e2e.xml $(E2E_ARGS)
+	$(GINKGO) -v --timeout=$(GINKGO_TIMEOUT) $(if $(filter process,$(PROVIDER)),--procs=$(E2E_PROCS) --randomize-all) $(if $(LABEL_FILTER),--label-filter='$(LABEL_FILTER)') $(GINKGO_ARGS) ./e2e -- $(SUITE_ONLY) -provider=$(PROVIDER) -artifacts=$(ARTIFACTS) -junit=junit_e2e.xml $(E2E_ARGS)
 
 ## stress: run the paths STRESS_FILTER selects N times and print, per path, the verdicts and time spread.
 N ?= 5
@@ -68,14 +71,14 @@ stress:
 	@mkdir -p $(ARTIFACTS)/stress; rm -rf $(ARTIFACTS)/stress/*
 	@for i in $$(seq 1 $(N)); do \
 	  start=$$(date +%s); \
-	  $(GINKGO) $(GINKGO_ARGS) --label-filter='$(STRESS_FILTER)' --output-dir=$(ARTIFACTS)/stress/$$i ./e2e -- -provider=$(PROVIDER) -artifacts=$(ARTIFACTS)/stress/$$i $(E2E_ARGS) > $(ARTIFACTS)/stress/$$i.log 2>&1; \
+	  $(GINKGO) $(GINKGO_ARGS) --label-filter='$(STRESS_FILTER)' --output-dir=$(ARTIFACTS)/stress/$$i ./e2e -- $(SUITE_ONLY) -provider=$(PROVIDER) -artifacts=$(ARTIFACTS)/stress/$$i $(E2E_ARGS) > $(ARTIFACTS)/stress/$$i.log 2>&1; \
 	  echo "stress run $$i of $(N): exit $$?, $$(( $$(date +%s) - start ))s"; \
 	done
 	$(GO) run ./cmd/matrix-summary $(ARTIFACTS)/stress/*/matrix.json
 
 ## bench-matrix: time of each path and of the whole matrix with warm binaries.
 bench-matrix:
-	@start=$$(date +%s); $(GINKGO) $(GINKGO_ARGS) --label-filter='process' --output-dir=$(ARTIFACTS)/bench ./e2e -- -provider=process -artifacts=$(ARTIFACTS)/bench > $(ARTIFACTS)/bench.log 2>&1; \
+	@start=$$(date +%s); $(GINKGO) $(GINKGO_ARGS) --label-filter='process' --output-dir=$(ARTIFACTS)/bench ./e2e -- $(SUITE_ONLY) -provider=process -artifacts=$(ARTIFACTS)/bench > $(ARTIFACTS)/bench.log 2>&1; \
 	  echo "whole matrix: $$(( $$(date +%s) - start ))s (exit $$?)"
 	$(GO) run ./cmd/matrix-summary $(ARTIFACTS)/bench/matrix.json || true
 
@@ -86,7 +89,7 @@ bench-matrix:
 BENCH_KIND_PATHS ?= 3.5.21-to-3.6.5-in-place 3.5.21-to-3.6.5-replace
 bench-kind:
 	@mkdir -p $(ARTIFACTS)/bench-kind; rm -rf $(ARTIFACTS)/bench-kind/*; start=$$(date +%s); \
-	  $(GINKGO) -v --timeout=$(GINKGO_TIMEOUT) $(foreach p,$(BENCH_KIND_PATHS),--focus=' $(subst .,\.,$(p)) \[kind\]$$') ./e2e -- -provider=kind -artifacts=$(ARTIFACTS)/bench-kind -junit= $(E2E_ARGS) > $(ARTIFACTS)/bench-kind.log 2>&1; \
+	  $(GINKGO) -v --timeout=$(GINKGO_TIMEOUT) $(foreach p,$(BENCH_KIND_PATHS),--focus=' $(subst .,\.,$(p)) \[kind\]$$') ./e2e -- $(SUITE_ONLY) -provider=kind -artifacts=$(ARTIFACTS)/bench-kind -junit= $(E2E_ARGS) > $(ARTIFACTS)/bench-kind.log 2>&1; \
 	  rc=$$?; echo "bench-kind: $(words $(BENCH_KIND_PATHS)) paths in $$(( $$(date +%s) - start ))s, ginkgo exit $$rc (log: $(ARTIFACTS)/bench-kind.log)"
 	$(GO) run ./cmd/bench-report -v $(ARTIFACTS)/bench-kind
 
