@@ -79,11 +79,17 @@ func (p *Provisioner) buildTo(ctx context.Context, v Version, out string) error 
 			// may be unknown to the checksum database too: it is let
 			// through by name, as etcdctl and etcdutl are; anything else
 			// fails the build.
-			if m := refusedEtcdRE.FindStringSubmatch(err.Error()); m != nil {
-				return &NotServedError{Version: v, Module: m[1], Line: m[0]}
-			}
+			// A checksum database lookup that answers 404 reads like a
+			// refusal ("reading <sumdb lookup URL>: 404"), so it is told
+			// apart first: 3.5.27's pkg/v3 failed as not served that way.
 			mod, ok := unknownEtcdModule(err.Error())
-			if !ok || len(env) > 0 && strings.Contains(env[0], mod) {
+			if !ok {
+				if m := refusedEtcdRE.FindStringSubmatch(err.Error()); m != nil {
+					return &NotServedError{Version: v, Module: m[1], Line: m[0]}
+				}
+				return err
+			}
+			if len(env) > 0 && strings.Contains(env[0], mod) {
 				return err
 			}
 			p.logf("etcd %s: %s is unknown to the checksum database; the build turns it off for that module alone (GONOSUMDB)", v, mod)
@@ -115,9 +121,20 @@ func (e *NotServedError) Error() string {
 // checksum database" error.
 var unknownEtcdRE = regexp.MustCompile(`(go\.etcd\.io/etcd/[^\s@:]+)@v[^\s:]+: verifying (?:go\.mod|module)`)
 
+// sumdbLookupRE finds an etcd module whose checksum database lookup
+// answered 404 or 410, however the go command words the rest ("verifying
+// module: ...", or a go build's import line with no "verifying").
+var sumdbLookupRE = regexp.MustCompile(`reading \S*/lookup/(go\.etcd\.io/etcd/[^\s@:]+)@v[^\s:]+: (?:404 Not Found|410 Gone)`)
+
 // unknownEtcdModule names the etcd module a go command error says the
 // checksum database does not know; only etcd's own modules qualify.
 func unknownEtcdModule(msg string) (string, bool) {
+	if strings.Contains(msg, "SECURITY ERROR") || strings.Contains(msg, "checksum mismatch") {
+		return "", false
+	}
+	if m := sumdbLookupRE.FindStringSubmatch(msg); m != nil {
+		return m[1], true
+	}
 	if !sumdbUnknown(msg) {
 		return "", false
 	}

@@ -129,6 +129,12 @@ func TestUnknownEtcdModule(t *testing.T) {
 	if mod, ok := unknownEtcdModule(msg); !ok || mod != "go.etcd.io/etcd/pkg/v3" {
 		t.Errorf("unknownEtcdModule = %q, %v", mod, ok)
 	}
+	// measured 2026-11-30 on a cold machine, building 3.5.27: a go build's
+	// line names no "verifying", and a refusal must not be read from it.
+	built := "/root/go/pkg/mod/go.etcd.io/etcd/server/v3@v3.5.27/etcdserver/server.go:40:2: go.etcd.io/etcd/pkg/v3@v3.5.27: reading https://proxy.golang.org/sumdb/sum.golang.org/lookup/go.etcd.io/etcd/pkg/v3@v3.5.27: 404 Not Found"
+	if mod, ok := unknownEtcdModule(built); !ok || mod != "go.etcd.io/etcd/pkg/v3" {
+		t.Errorf("unknownEtcdModule(go build line) = %q, %v", mod, ok)
+	}
 	// Only etcd's own modules are let through.
 	other := "golang.org/x/net@v0.1.0: verifying module: golang.org/x/net@v0.1.0: reading https://proxy.golang.org/sumdb/sum.golang.org/lookup/golang.org/x/net@v0.1.0: 404 Not Found"
 	if _, ok := unknownEtcdModule(other); ok {
