@@ -51,6 +51,9 @@ type CandidateResult struct {
 	Role     scenarios.Role   `json:"role"`
 	Strategy upgrade.Strategy `json:"strategy"`
 	Target   string           `json:"target,omitempty"`
+	// Condition is the risk's: what must have happened to a cluster for
+	// its failure to matter ("" when it needs nothing special).
+	Condition string `json:"condition,omitempty"`
 	Probe
 	Go bool `json:"go"`
 }
@@ -111,7 +114,7 @@ func candidate(ctx context.Context, plan Plan, c etcdbin.Version, oracle oracleF
 	}
 	runCases(cases, func(rc riskCase) {
 		p := oracle(rc.risk, rc.strategy, rc.target)(ctx, c)
-		res := CandidateResult{Issue: rc.risk.Issue, Role: rc.risk.Role, Strategy: rc.strategy, Target: rc.targetName(), Probe: p, Go: p.Outcome == Good}
+		res := CandidateResult{Issue: rc.risk.Issue, Role: rc.risk.Role, Strategy: rc.strategy, Target: rc.targetName(), Condition: rc.risk.Condition, Probe: p, Go: p.Outcome == Good}
 		mu.Lock()
 		rep.Runs = append(rep.Runs, res)
 		mu.Unlock()
@@ -158,7 +161,13 @@ func candidateVerdict(runs []CandidateResult) (CandidateVerdict, string) {
 		switch r.Outcome {
 		case Good:
 		case Bad:
-			failed = append(failed, r.Label()+" reproduced the risk's failure")
+			// A conditional risk still fails the candidate (the bug is in
+			// it), but the reader learns which clusters it can reach.
+			why := r.Label() + " reproduced the risk's failure"
+			if r.Condition != "" {
+				why += " (it matters only " + r.Condition + ")"
+			}
+			failed = append(failed, why)
 		case Other:
 			failed = append(failed, r.Label()+" failed another way")
 		default:

@@ -94,6 +94,13 @@ func TestCandidateVerdict(t *testing.T) {
 		{[]CandidateResult{run(19557, Good), run(20793, Bad)}, VerdictNoGo, "1 of 2 runs failed: etcd 20793 replace → 3.6.5 reproduced the risk's failure"},
 		{[]CandidateResult{run(19557, Unmeasured), run(20793, Good)}, VerdictCannotTell, "1 of 2 are harness errors that measured nothing: etcd 19557 replace → 3.6.5"},
 		{[]CandidateResult{run(19557, "")}, VerdictCannotTell, "harness errors"},
+		// A conditional risk fails the candidate, and says for which clusters.
+		{[]CandidateResult{run(19557, Good), func() CandidateResult {
+			r := run(21694, Bad)
+			r.Condition = "for a cluster sent a member update"
+			return r
+		}()},
+			VerdictNoGo, "etcd 21694 replace → 3.6.5 reproduced the risk's failure (it matters only for a cluster sent a member update)"},
 	} {
 		got, why := candidateVerdict(tc.runs)
 		if got != tc.want || !strings.Contains(why, tc.why) {
