@@ -16,6 +16,9 @@ GINKGO_ARGS ?=
 # --randomize-all each spec is scheduled on its own, so that their SpecPriority (longest path
 # first, e2e/labels.go) decides the order and the long replacement chains do not run last.
 E2E_PROCS ?= 8
+# Kind specs that run at once (make e2e PROVIDER=kind: that many Ginkgo processes, and as many
+# -kind-parallel slots, a host-wide lock each). 1 keeps them one at a time.
+KIND_PROCS ?= 1
 # Ginkgo label filter of make e2e, e.g. LABEL_FILTER="kind && replace && chain" (the Prow jobs' shards).
 LABEL_FILTER ?=
 # Ginkgo's own --timeout: make e2e (GINKGO_TIMEOUT) and each suite of make test (FAST_TIMEOUT). A
@@ -62,7 +65,7 @@ node-image:
 ## reports in $(ARTIFACTS). The suite writes junit_e2e.xml itself (stable test case names; -junit).
 ## Without -p, kind specs run in one process, which builds the node image once for all of them.
 e2e:
-	$(GINKGO) -v --timeout=$(GINKGO_TIMEOUT) $(if $(filter process,$(PROVIDER)),--procs=$(E2E_PROCS) --randomize-all) $(if $(LABEL_FILTER),--label-filter='$(LABEL_FILTER)') $(GINKGO_ARGS) ./e2e -- $(SUITE_ONLY) -provider=$(PROVIDER) -artifacts=$(ARTIFACTS) -junit=junit_e2e.xml $(E2E_ARGS)
+	$(GINKGO) -v --timeout=$(GINKGO_TIMEOUT) $(if $(filter process,$(PROVIDER)),--procs=$(E2E_PROCS) --randomize-all,$(if $(filter-out 1,$(KIND_PROCS)),--procs=$(KIND_PROCS) --randomize-all)) $(if $(LABEL_FILTER),--label-filter='$(LABEL_FILTER)') $(GINKGO_ARGS) ./e2e -- $(SUITE_ONLY) -provider=$(PROVIDER) -kind-parallel=$(KIND_PROCS) -artifacts=$(ARTIFACTS) -junit=junit_e2e.xml $(E2E_ARGS)
 
 ## stress: run the paths STRESS_FILTER selects N times and print, per path, the verdicts and time spread.
 N ?= 5
@@ -89,7 +92,7 @@ bench-matrix:
 BENCH_KIND_PATHS ?= 3.5.21-to-3.6.5-in-place 3.5.21-to-3.6.5-replace
 bench-kind:
 	@mkdir -p $(ARTIFACTS)/bench-kind; rm -rf $(ARTIFACTS)/bench-kind/*; start=$$(date +%s); \
-	  $(GINKGO) -v --timeout=$(GINKGO_TIMEOUT) $(foreach p,$(BENCH_KIND_PATHS),--focus=' $(subst .,\.,$(p)) \[kind\]$$') ./e2e -- $(SUITE_ONLY) -provider=kind -artifacts=$(ARTIFACTS)/bench-kind -junit= $(E2E_ARGS) > $(ARTIFACTS)/bench-kind.log 2>&1; \
+	  $(GINKGO) -v --timeout=$(GINKGO_TIMEOUT) $(if $(filter-out 1,$(KIND_PROCS)),--procs=$(KIND_PROCS)) $(foreach p,$(BENCH_KIND_PATHS),--focus=' $(subst .,\.,$(p)) \[kind\]$$') ./e2e -- $(SUITE_ONLY) -provider=kind -kind-parallel=$(KIND_PROCS) -artifacts=$(ARTIFACTS)/bench-kind -junit= $(E2E_ARGS) > $(ARTIFACTS)/bench-kind.log 2>&1; \
 	  rc=$$?; echo "bench-kind: $(words $(BENCH_KIND_PATHS)) paths in $$(( $$(date +%s) - start ))s, ginkgo exit $$rc (log: $(ARTIFACTS)/bench-kind.log)"
 	$(GO) run ./cmd/bench-report -v $(ARTIFACTS)/bench-kind
 

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	"etcd-upgrade-e2e/framework/upgrade"
@@ -36,6 +37,9 @@ type Config struct {
 	NodeImage     string
 	SnapshotCount int
 	CatchUpWrites int
+	// KindParallel is how many kind specs may run at once on this host,
+	// across Ginkgo processes and terminals (a slot lock each).
+	KindParallel int
 	// Fsync keeps etcd's fsync on process members (they run with
 	// --unsafe-no-fsync otherwise).
 	Fsync bool
@@ -87,6 +91,7 @@ func (c *Config) Bind(fs *flag.FlagSet) {
 	fs.StringVar(&c.Artifacts, "artifacts", "", "artifacts dir (default $ARTIFACTS, else ./_artifacts at the repository root)")
 	fs.BoolVar(&c.Keep, "keep", false, "keep data dirs, logs (and kind clusters) after each spec, and print how to inspect them")
 	fs.StringVar(&c.NodeImage, "node-image", "", "kind node image (default: found or built automatically)")
+	fs.IntVar(&c.KindParallel, "kind-parallel", envInt(KindParallelEnv, 1), "kind specs that may run at once on this host, across Ginkgo processes (default $"+KindParallelEnv+", else 1); run the suite with as many Ginkgo processes")
 	fs.IntVar(&c.SnapshotCount, "snapshot-count", 100, "etcd --snapshot-count of every member")
 	fs.BoolVar(&c.Fsync, "fsync", false, "process members fsync as etcd does by default; without it they run with --unsafe-no-fsync, which loses nothing when the harness stops or kills a process (never the machine) and halves the time of the catch-up writes")
 	fs.IntVar(&c.CatchUpWrites, "catch-up-writes", 6000, "writes after the cluster is built; must exceed 5000 + snapshot-count so new members get a raft snapshot")
@@ -100,6 +105,23 @@ func (c *Config) Given(fs *flag.FlagSet) {
 }
 
 func (c *Config) given(name string) bool { return c.set[name] }
+
+// KindParallelEnv is the default of -kind-parallel.
+const KindParallelEnv = "ETCDUP_KIND_PARALLEL"
+
+// envInt reads an integer from the environment; a value that is not one
+// gives -1, which Validate refuses with the flag's name.
+func envInt(name string, def int) int {
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return -1
+	}
+	return n
+}
 
 func envTrue(name string) bool { return envValueTrue(os.Getenv(name)) }
 
@@ -168,6 +190,9 @@ func (c *Config) Validate() error {
 		}
 	} else if c.ExpectFrom != "" {
 		errs = append(errs, errors.New("-expect-from applies to -scenario, which is not given"))
+	}
+	if c.KindParallel < 1 {
+		errs = append(errs, fmt.Errorf("-kind-parallel %d: must be at least 1", c.KindParallel))
 	}
 	if c.SnapshotCount < 1 {
 		errs = append(errs, fmt.Errorf("-snapshot-count %d: must be positive", c.SnapshotCount))

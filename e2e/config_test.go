@@ -19,7 +19,7 @@ func TestConfigRejectsBadInput(t *testing.T) {
 		t.Fatal(err)
 	}
 	good := func() Config {
-		return Config{Strategy: "in-place", Expect: "consistent", Provider: "process", Artifacts: t.TempDir(), SnapshotCount: 100, CatchUpWrites: 6000}
+		return Config{Strategy: "in-place", Expect: "consistent", Provider: "process", Artifacts: t.TempDir(), SnapshotCount: 100, CatchUpWrites: 6000, KindParallel: 1}
 	}
 	if err := func() error { c := good(); return c.Validate() }(); err != nil {
 		t.Fatalf("good config refused: %v", err)
@@ -77,6 +77,7 @@ func TestConfigRejectsBadInput(t *testing.T) {
 		{"member update inside kubeadm's joins", func(c *Config) { c.Path = "3.5.24+member-update,3.6.5"; c.Provider = "all" }, "does not run on -provider=kind: kind joins control planes with kubeadm join"},
 		{"two kubeadm upgrades", func(c *Config) { c.Path = "3.5.21,3.6.4,3.6.5"; c.Strategy = "kubeadm-upgrade"; c.Provider = "kind" }, "at most once"},
 		{"too few catch-up writes", func(c *Config) { c.CatchUpWrites = 100 }, "must exceed 5000 + snapshot-count"},
+		{"no kind slot", func(c *Config) { c.KindParallel = 0 }, "-kind-parallel 0: must be at least 1"},
 		{"strategy without a path", func(c *Config) { c.set = map[string]bool{"strategy": true}; c.Strategy = "replace" }, "-strategy applies to -path, which is not given"},
 		{"expect without a path", func(c *Config) { c.set = map[string]bool{"expect": true}; c.Expect = "upgrade-failed" }, "-expect applies to -path"},
 		{"expected failure with no signature", func(c *Config) {

@@ -136,9 +136,10 @@ func skipKind(cfg Config, why string) {
 	Skip("kind: " + why)
 }
 
-// newKindCluster builds the scenario's kind cluster. Kind specs hold a lock
-// for their whole run, so that they run one at a time even under ginkgo -p:
-// two clusters at once do not fit this machine's two cores.
+// newKindCluster builds the scenario's kind cluster. Kind specs hold one of
+// -kind-parallel slot locks for their whole run, so that no more clusters
+// than that run at once on the host, whatever the Ginkgo processes or
+// terminals: by default one.
 func newKindCluster(ctx context.Context, in UpgradePathSpecInput) cluster.Cluster {
 	setup := prepareKind(ctx, in.Config, in.Binaries)
 	if setup.skip != "" {
@@ -146,9 +147,16 @@ func newKindCluster(ctx context.Context, in UpgradePathSpecInput) cluster.Cluste
 	}
 	Expect(setup.err).NotTo(HaveOccurred(), "kind node image")
 
-	unlock, err := fscache.Lock(ctx, filepath.Join(in.Binaries.CacheDir(), "kind-spec.lock"))
+	slots := make([]string, in.Config.KindParallel)
+	for i := range slots {
+		slots[i] = filepath.Join(in.Binaries.CacheDir(), fmt.Sprintf("kind-spec-%d.lock", i))
+	}
+	unlock, slot, err := fscache.LockAny(ctx, slots)
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(unlock)
+	if len(slots) > 1 {
+		GinkgoWriter.Printf("kind slot %d of %d\n", slot+1, len(slots))
+	}
 
 	opts := []kind.Option{
 		kind.WithName(kindClusterName(in.Scenario.Name)),

@@ -125,6 +125,15 @@ func NotRunning(cl Cluster, m Member) error {
 	return nil
 }
 
+// JoinPreparer is implemented by providers whose joins wait on something
+// that can be made ready ahead (kind: a node container and its systemd). A
+// replacement hop asks for all its joins at once, so that they are made
+// ready together rather than one before each join. It changes no member;
+// what is prepared and not joined goes with the cluster.
+type JoinPreparer interface {
+	PrepareJoins(ctx context.Context, n int)
+}
+
 // KeepHinter is implemented by providers whose clusters can be kept after a
 // run (-keep): it says how to reach what was kept.
 type KeepHinter interface {

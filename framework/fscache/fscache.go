@@ -51,6 +51,57 @@ func Lock(ctx context.Context, path string) (func(), error) {
 	}
 }
 
+// LockAny takes the first free of paths' flocks, waiting until one is free
+// or ctx is done: a counting semaphore across processes (e.g. at most N kind
+// clusters at once on one host). It returns the index of the path it holds.
+func LockAny(ctx context.Context, paths []string) (func(), int, error) {
+	if len(paths) == 0 {
+		return nil, -1, errors.New("LockAny: no lock paths")
+	}
+	files := make([]*os.File, len(paths))
+	closeAll := func(keep int) {
+		for i, f := range files {
+			if f != nil && i != keep {
+				_ = f.Close()
+			}
+		}
+	}
+	for i, p := range paths {
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			closeAll(-1)
+			return nil, -1, fmt.Errorf("creating lock dir: %w", err)
+		}
+		f, err := os.OpenFile(p, os.O_CREATE|os.O_RDWR, 0o644)
+		if err != nil {
+			closeAll(-1)
+			return nil, -1, fmt.Errorf("opening lock file: %w", err)
+		}
+		files[i] = f
+	}
+	for {
+		for i, f := range files {
+			err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+			if err == nil {
+				closeAll(i)
+				return func() {
+					_ = unix.Flock(int(f.Fd()), unix.LOCK_UN)
+					_ = f.Close()
+				}, i, nil
+			}
+			if !errors.Is(err, unix.EWOULDBLOCK) {
+				closeAll(-1)
+				return nil, -1, fmt.Errorf("locking %s: %w", paths[i], err)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			closeAll(-1)
+			return nil, -1, fmt.Errorf("waiting for one of %d locks (%s, ...): %w", len(paths), paths[0], ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
 // Install makes dir exist with the content that build writes. build receives a
 // fresh temporary directory on the same file system; when it succeeds the
 // directory is renamed to dir in one step. If dir already exists Install does

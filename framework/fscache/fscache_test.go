@@ -93,3 +93,53 @@ func TestLockHonoursContext(t *testing.T) {
 		t.Fatal("second lock acquired while the first is held")
 	}
 }
+
+func TestLockAnyIsASemaphore(t *testing.T) {
+	dir := t.TempDir()
+	paths := []string{filepath.Join(dir, "a.lock"), filepath.Join(dir, "b.lock")}
+	ctx := context.Background()
+
+	un1, i1, err := LockAny(ctx, paths)
+	if err != nil {
+		t.Fatal(err)
+	}
+	un2, i2, err := LockAny(ctx, paths)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if i1 == i2 {
+		t.Fatalf("two holders of slot %d", i1)
+	}
+
+	// A third waits until a slot is freed, then takes that one.
+	short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	if _, _, err := LockAny(short, paths); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("third holder with both slots taken: %v, want the context's deadline", err)
+	}
+	got := make(chan int, 1)
+	go func() {
+		un3, i3, err := LockAny(ctx, paths)
+		if err != nil {
+			got <- -1
+			return
+		}
+		defer un3()
+		got <- i3
+	}()
+	time.Sleep(150 * time.Millisecond)
+	un1()
+	select {
+	case i3 := <-got:
+		if i3 != i1 {
+			t.Fatalf("waiter took slot %d, want the freed slot %d", i3, i1)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("waiter did not take the freed slot")
+	}
+	un2()
+
+	if _, _, err := LockAny(ctx, nil); err == nil {
+		t.Fatal("LockAny with no paths: no error")
+	}
+}

@@ -45,13 +45,7 @@ func (c *Cluster) addControlPlane(ctx context.Context, v etcdbin.Version) (clust
 	if err != nil {
 		return nil, err
 	}
-	c.mu.Lock()
-	name := fmt.Sprintf("%s-control-plane%d", c.cfg.name, c.next)
-	c.next++
-	c.mu.Unlock()
-
-	start := time.Now()
-	n, err := c.runNode(ctx, name, peer.String())
+	name, n, start, err := c.joinNode(ctx, peer)
 	if err != nil {
 		return nil, &cluster.MemberError{Member: name, Op: "join", Err: err}
 	}

@@ -33,6 +33,7 @@ func (c *Cluster) Close(ctx context.Context) error {
 	case <-ctx.Done():
 		c.logf("kind create of %s still running at close; deleting anyway", c.cfg.name)
 	}
+	c.waitBackground(ctx)
 	var errs []error
 	if ns, err := c.provider.ListNodes(c.cfg.name); err == nil && len(ns) > 0 {
 		if err := c.collectLogs(ctx); err != nil {

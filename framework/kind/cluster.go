@@ -35,11 +35,14 @@ type Cluster struct {
 	members etcdops.Set[*Member]
 	timings timings
 
-	mu      sync.Mutex // guards the fields below
-	tls     *tls.Config
-	pending []*Member // control planes kind created that no Join claimed yet
-	next    int       // number of the next control-plane container
-	closed  bool
+	mu       sync.Mutex // guards the fields below
+	tls      *tls.Config
+	pending  []*Member       // control planes kind created that no Join claimed yet
+	prepared []*preparedNode // containers started ahead of their joins (PrepareJoins)
+	next     int             // number of the next control-plane container
+	closed   bool
+
+	background sync.WaitGroup // containers being prepared
 }
 
 var _ cluster.Cluster = (*Cluster)(nil)

@@ -432,6 +432,9 @@ func (r *runner) kubeadmUpgrade(ctx context.Context, hop string, to etcdbin.Vers
 // With halt > 0 the rollout stops after that many old members are replaced.
 func (r *runner) replace(ctx context.Context, hop string, to etcdbin.Version, halt int) error {
 	old := r.cl.Members()
+	if p, ok := r.cl.(cluster.JoinPreparer); ok {
+		p.PrepareJoins(ctx, len(limit(old, halt)))
+	}
 	// Which member leads decides which data new members are sent (the
 	// leader sends the raft snapshot), so it is pinned rather than left to
 	// chance: the hop starts with leadership on the old member removed last,
