@@ -330,10 +330,11 @@ func (c *Cluster) ensureMemberGone(ctx context.Context, m *Member) error {
 // Upgrade points the node's etcd static pod manifest at etcd v, as kubeadm
 // upgrade does; the kubelet restarts the pod on the same data dir.
 //
-// kubeadm renames the new manifest over the old one. The kubelet then starts
-// the new pod only after the old one is gone, and a pod that had to wait is
-// retried after its pod worker's back-off: measured 11–15 s between the old
-// etcd's exit and the new one's start on every restart. Here the old pod is
+// kubeadm moves the old manifest out and the new one in at once. The new
+// pod (another UID: the manifest's hash) then waits until the old one has
+// terminated, and a pod that had to wait is retried after its pod worker's
+// back-off: measured 11–15 s between the old etcd's exit and the new one's
+// start on every restart. Here the old pod is
 // stopped first (its manifest moved aside, as Stop does) and the new
 // manifest is moved in once the kubelet has cleaned the old pod away; etcd
 // sees the same thing, stopped and started again on its data dir at v.
@@ -367,7 +368,8 @@ func (c *Cluster) Upgrade(ctx context.Context, cm cluster.Member, v etcdbin.Vers
 	if err := moveAside(ctx, n); err != nil {
 		return &cluster.MemberError{Member: m.name, Op: "upgrade", Err: err}
 	}
-	if err := c.waitStopped(ctx, n, m); err != nil {
+	exited, err := c.waitStopped(ctx, n, m)
+	if err != nil {
 		return err
 	}
 	if err := c.timings.timed("etcd static pod: the kubelet cleans the old pod away", func() error { return waitPodGone(ctx, n) }); err != nil {
@@ -379,6 +381,9 @@ func (c *Cluster) Upgrade(ctx context.Context, cm cluster.Member, v etcdbin.Vers
 	}
 	m.setVersion(v)
 	t, err := c.waitServingTimed(ctx, n, m, "upgrade", start, &v)
+	// The old container is gone from containerd's list by the time the
+	// timer first looks: its exit is the one waitStopped read.
+	t.exitedAt(exited)
 	c.timings.add(t.timings("etcd static pod: ")...)
 	if err != nil {
 		return err

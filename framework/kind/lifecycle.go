@@ -27,7 +27,7 @@ func (c *Cluster) Stop(ctx context.Context, cm cluster.Member) error {
 	if err := moveAside(ctx, n); err != nil {
 		return err
 	}
-	err = c.waitStopped(ctx, n, m)
+	_, err = c.waitStopped(ctx, n, m)
 	kept()
 	return err
 }
@@ -59,7 +59,8 @@ func (c *Cluster) Kill(ctx context.Context, cm cluster.Member) error {
 	if err := moveAside(ctx, n); err != nil {
 		return err
 	}
-	return c.waitStopped(ctx, n, m)
+	_, err = c.waitStopped(ctx, n, m)
+	return err
 }
 
 // Start puts the manifest back and waits until the member serves.
@@ -83,25 +84,35 @@ func moveAside(ctx context.Context, n nodes.Node) error {
 	return nil
 }
 
-func (c *Cluster) waitStopped(ctx context.Context, n nodes.Node, m *Member) error {
+// waitStopped waits until no etcd container runs on the node and returns
+// when the last one exited, as containerd recorded it (when it saw none
+// exit, when it found none running).
+func (c *Cluster) waitStopped(ctx context.Context, n nodes.Node, m *Member) (time.Time, error) {
 	deadline := time.Now().Add(c.cfg.startTimeout)
 	for {
 		cs, err := etcdContainers(ctx, n)
 		if err != nil {
-			return err
+			return time.Time{}, err
 		}
 		running := false
+		var exited time.Time
 		for _, ct := range cs {
 			running = running || ct.running()
+			if ct.exited() && ct.Finished.After(exited) {
+				exited = ct.Finished
+			}
 		}
 		if !running {
-			return nil
+			if exited.IsZero() {
+				exited = time.Now()
+			}
+			return exited, nil
 		}
 		if time.Now().After(deadline) {
-			return &cluster.MemberError{Member: m.name, Op: "stop", Err: fmt.Errorf("etcd still running %s after its manifest was moved aside", c.cfg.startTimeout)}
+			return time.Time{}, &cluster.MemberError{Member: m.name, Op: "stop", Err: fmt.Errorf("etcd still running %s after its manifest was moved aside", c.cfg.startTimeout)}
 		}
 		if err := etcdops.Sleep(ctx, 500*time.Millisecond); err != nil {
-			return err
+			return time.Time{}, err
 		}
 	}
 }

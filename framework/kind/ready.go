@@ -181,6 +181,18 @@ func (t *restartTimer) observe(cs []etcdContainer) {
 	}
 }
 
+// exitedAt records when the old etcd exited, as seen before the timer
+// could look (a zero time or a nil timer changes nothing).
+func (t *restartTimer) exitedAt(at time.Time) {
+	if t == nil || t.since.IsZero() || at.IsZero() {
+		return
+	}
+	if at.Before(t.since) {
+		at = t.since
+	}
+	t.sawStop, t.stopped = true, at.Sub(t.since)
+}
+
 func (t *restartTimer) serving() {
 	if !t.since.IsZero() {
 		t.served = time.Since(t.since)

@@ -155,3 +155,23 @@ func TestTimingsTake(t *testing.T) {
 		t.Errorf("took again %v", got)
 	}
 }
+
+// TestRestartTimerExitedAt checks that an exit read before the timer could
+// look replaces what the timer guessed when it first found no old container.
+func TestRestartTimerExitedAt(t *testing.T) {
+	since := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	rt := &restartTimer{since: since, sawStop: true, stopped: 12 * time.Second, sawNew: true, started: 12 * time.Second, served: 13 * time.Second}
+	rt.exitedAt(since.Add(9 * time.Second))
+	ts := rt.timings("")
+	if len(ts) != 3 || ts[0].Name != "old etcd exits" || ts[0].End.Sub(ts[0].Start) != 9*time.Second {
+		t.Fatalf("timings %+v: want the old etcd exiting at 9s", ts)
+	}
+	if d := ts[1].End.Sub(ts[1].Start); d != 3*time.Second {
+		t.Errorf("new container starts %s after the exit, want 3s", d)
+	}
+	(*restartTimer)(nil).exitedAt(since) // no panic
+	rt.exitedAt(time.Time{})
+	if rt.stopped != 9*time.Second {
+		t.Errorf("a zero time changed the exit to %s", rt.stopped)
+	}
+}
