@@ -90,6 +90,11 @@ const (
 	upgradeKitSetup   = 30 * time.Minute // the v1.34.2 kubeadm, kubelet and images, cold
 	timeoutMargin     = 1.25             // Ginkgo timeout over the estimate
 	decorationReserve = 20 * time.Minute // decoration over Ginkgo: go build on a cold pod, teardown, upload
+	// cpusPerKindSpec bounds KIND_PROCS: a kind job runs at most one kind
+	// spec per 2 of its CPUs at once. No time is credited for it: on 2
+	// cores, two at once gave only about 1.3 times the throughput of one
+	// (2026-11-30), so a shard's estimate stays the sum of its specs.
+	cpusPerKindSpec = 2
 )
 
 // kindSpecTime is the worst measured time of a kind spec with these labels.
@@ -241,7 +246,17 @@ func TestProwJobsLoad(t *testing.T) {
 		}
 		cmd := strings.Join(append(append([]string{}, c.Command...), c.Args...), " ")
 		if strings.Contains(c.makeVar("GINKGO_ARGS"), "-p") || strings.Contains(c.makeVar("GINKGO_ARGS"), "procs") {
-			t.Errorf("%s: GINKGO_ARGS %q: kind and process jobs run one Ginkgo process, which builds the images once", j.Name, c.makeVar("GINKGO_ARGS"))
+			t.Errorf("%s: GINKGO_ARGS %q: parallel processes come from KIND_PROCS (kind) or E2E_PROCS (process), which the Makefile matches with as many kind slots", j.Name, c.makeVar("GINKGO_ARGS"))
+		}
+		if v := c.makeVar("KIND_PROCS"); v != "" {
+			procs, err := strconv.Atoi(v)
+			cpus, cerr := strconv.Atoi(c.Resources.Requests["cpu"])
+			switch {
+			case err != nil || procs < 1:
+				t.Errorf("%s: KIND_PROCS %q: want a positive number", j.Name, v)
+			case cerr != nil || procs*cpusPerKindSpec > cpus:
+				t.Errorf("%s: KIND_PROCS=%d with %s CPUs: each kind spec at once wants %d CPUs", j.Name, procs, c.Resources.Requests["cpu"], cpusPerKindSpec)
+			}
 		}
 		provider := c.makeVar("PROVIDER")
 		kind := provider == "kind" || !periodic
