@@ -12,19 +12,20 @@ GINKGO_ARGS ?=
 # node image build (2026-11-30). With writes batched and checks made at once, on 2 otherwise idle
 # cores: 384-407 s with 8, 389 s with 12 (the cores are then saturated: more processes only
 # stretch every spec); 332-350 s with 8 once binaries were verified once per process rather than
-# at every member start. Kind specs run one at a time whatever this says. With
+# at every member start. Kind specs run KIND_PROCS at a time whatever this says. With
 # --randomize-all each spec is scheduled on its own, so that their SpecPriority (longest path
 # first, e2e/labels.go) decides the order and the long replacement chains do not run last.
 E2E_PROCS ?= 8
 # Kind specs that run at once (make e2e PROVIDER=kind: that many Ginkgo processes, and as many
-# -kind-parallel slots, a host-wide lock each). 1 keeps them one at a time.
+# -kind-parallel slots, a host-wide lock each). 1 keeps them one at a time. On 2 idle cores, four
+# paths took 628 s one at a time and 444 s two at once (2026-11-30).
 KIND_PROCS ?= 1
 # Ginkgo label filter of make e2e, e.g. LABEL_FILTER="kind && replace && chain" (the Prow jobs' shards).
 LABEL_FILTER ?=
 # Ginkgo's own --timeout: make e2e (GINKGO_TIMEOUT) and each suite of make test (FAST_TIMEOUT). A
 # Prow job sets it below its decoration timeout, so that Ginkgo, not Prow, stops a run that is too
-# long and reports the spec that was running. The whole kind matrix (41 specs, 4-6 min each on 2
-# cores) needs about 3 h.
+# long and reports the spec that was running. The whole kind matrix (47 specs) needs about 3 h of
+# path time on 2 idle cores, about 2 h with KIND_PROCS=2.
 GINKGO_TIMEOUT ?= 5h
 FAST_TIMEOUT ?= 1h
 # Flags for the suite itself (after --), e.g. E2E_ARGS="-path=3.5.19,3.5.21,3.6.4 -strategy=replace -keep".
