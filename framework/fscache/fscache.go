@@ -14,6 +14,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -23,32 +24,8 @@ import (
 // is done. The returned function releases it. The kernel drops the lock when
 // the process dies, so a killed builder never blocks the next one.
 func Lock(ctx context.Context, path string) (func(), error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return nil, fmt.Errorf("creating lock dir: %w", err)
-	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("opening lock file: %w", err)
-	}
-	for {
-		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
-		if err == nil {
-			return func() {
-				_ = unix.Flock(int(f.Fd()), unix.LOCK_UN)
-				_ = f.Close()
-			}, nil
-		}
-		if !errors.Is(err, unix.EWOULDBLOCK) {
-			_ = f.Close()
-			return nil, fmt.Errorf("locking %s: %w", path, err)
-		}
-		select {
-		case <-ctx.Done():
-			_ = f.Close()
-			return nil, fmt.Errorf("waiting for lock %s: %w", path, ctx.Err())
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
+	unlock, _, err := LockAny(ctx, []string{path})
+	return unlock, err
 }
 
 // LockAny takes the first free of paths' flocks, waiting until one is free
@@ -96,7 +73,7 @@ func LockAny(ctx context.Context, paths []string) (func(), int, error) {
 		select {
 		case <-ctx.Done():
 			closeAll(-1)
-			return nil, -1, fmt.Errorf("waiting for one of %d locks (%s, ...): %w", len(paths), paths[0], ctx.Err())
+			return nil, -1, fmt.Errorf("waiting for lock %s: %w", strings.Join(paths, " or "), ctx.Err())
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
