@@ -55,7 +55,6 @@ func (c *Cluster) addControlPlane(ctx context.Context, v etcdbin.Version) (clust
 	}
 	m := &Member{name: name, endpoint: ep, version: v}
 	c.members.Add(m)
-	c.logf("%s: node container running (%s)", name, time.Since(start).Round(100*time.Millisecond))
 	prepared := time.Now()
 	c.timings.add(cluster.Timing{Name: "node container running", Start: start, End: prepared})
 

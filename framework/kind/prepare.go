@@ -38,9 +38,12 @@ func (c *Cluster) PrepareJoins(ctx context.Context, n int) {
 	if c.closed {
 		return
 	}
-	for i := len(c.prepared); i < n; i++ {
-		p := &preparedNode{name: fmt.Sprintf("%s-control-plane%d", c.cfg.name, c.next), start: time.Now(), done: make(chan struct{})}
-		c.next++
+	started := n - len(c.prepared)
+	if started <= 0 {
+		return
+	}
+	for range started {
+		p := &preparedNode{name: c.nextNodeName(), start: time.Now(), done: make(chan struct{})}
 		c.prepared = append(c.prepared, p)
 		c.background.Add(1)
 		go func() {
@@ -49,7 +52,7 @@ func (c *Cluster) PrepareJoins(ctx context.Context, n int) {
 			p.node, p.err = c.runNode(context.WithoutCancel(ctx), p.name, peer.String())
 		}()
 	}
-	c.logf("starting %d node containers ahead of their joins", n)
+	c.logf("starting %d node containers ahead of their joins", started)
 }
 
 // takePrepared waits for the oldest prepared container, if any; ok is false
@@ -105,9 +108,18 @@ func (c *Cluster) joinNode(ctx context.Context, peer nodes.Node) (name string, n
 		return p.name, n, start, err
 	}
 	c.mu.Lock()
-	name = fmt.Sprintf("%s-control-plane%d", c.cfg.name, c.next)
-	c.next++
+	name = c.nextNodeName()
 	c.mu.Unlock()
 	n, err = c.runNode(ctx, name, peer.String())
+	if err == nil {
+		c.logf("%s: node container running (%s)", name, time.Since(start).Round(100*time.Millisecond))
+	}
 	return name, n, start, err
+}
+
+// nextNodeName names the next control-plane container; c.mu is held.
+func (c *Cluster) nextNodeName() string {
+	name := fmt.Sprintf("%s-control-plane%d", c.cfg.name, c.next)
+	c.next++
+	return name
 }
