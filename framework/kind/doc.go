@@ -31,8 +31,8 @@
 //     the target (or removed, for kubeadm's own pin): kubeadm keeps a custom
 //     tag across upgrades. Afterwards the node's manifests must show the new
 //     kube-apiserver and etcd: kubeadm skips an etcd it judges newer.
-//   - Stop/Kill/Start move the manifest aside (Kill sends SIGKILL to etcd
-//     first, in the same shell on the node) and back. Logs and evidence come from the kubelet's log file of
+//   - Stop/Kill/Start move the manifest aside (Kill first sends SIGKILL to
+//     etcd) and back. Logs and evidence come from the kubelet's log file of
 //     the latest etcd container, exited ones included; containers are read
 //     through containerd's ctr, which kind's and the harness's node images
 //     both have (the harness's have no crictl).

@@ -33,8 +33,7 @@ func (c *Cluster) Stop(ctx context.Context, cm cluster.Member) error {
 }
 
 // Kill sends SIGKILL to the member's etcd process and moves the manifest
-// aside in the same shell on the node: with a docker exec between the two,
-// the kubelet could start the old etcd again before the move.
+// aside at once, so that the kubelet does not start it again.
 func (c *Cluster) Kill(ctx context.Context, cm cluster.Member) error {
 	m, n, err := c.memberNode(cm)
 	if err != nil {
@@ -46,7 +45,6 @@ func (c *Cluster) Kill(ctx context.Context, cm cluster.Member) error {
 	if err != nil {
 		return err
 	}
-	var pids []string
 	for _, ct := range cs {
 		if !ct.running() {
 			continue
@@ -54,23 +52,15 @@ func (c *Cluster) Kill(ctx context.Context, cm cluster.Member) error {
 		if ct.Pid <= 0 {
 			return fmt.Errorf("no pid for the etcd container %s on %s", ct.ID, m.name)
 		}
-		pids = append(pids, strconv.Itoa(ct.Pid))
+		if _, err := nodeRun(ctx, n, nil, "kill", "-KILL", strconv.Itoa(ct.Pid)); err != nil {
+			return fmt.Errorf("killing etcd on %s: %w", m.name, err)
+		}
 	}
-	if _, err := nodeRun(ctx, n, nil, "sh", "-c", killAndMoveAside(pids)); err != nil {
-		return fmt.Errorf("killing etcd on %s: %w", m.name, err)
+	if err := moveAside(ctx, n); err != nil {
+		return err
 	}
 	_, err = c.waitStopped(ctx, n, m)
 	return err
-}
-
-// killAndMoveAside is the node's shell for Kill: SIGKILL to pids, then the
-// manifest moved aside even when a kill failed, and the kill's status.
-func killAndMoveAside(pids []string) string {
-	move := moveAsideScript
-	if len(pids) == 0 {
-		return move
-	}
-	return fmt.Sprintf("kill -KILL %s; rc=$?; %s || exit $?; exit $rc", strings.Join(pids, " "), move)
 }
 
 // Start puts the manifest back and waits until the member serves.
@@ -86,11 +76,8 @@ func (c *Cluster) Start(ctx context.Context, cm cluster.Member) error {
 	return c.waitServing(ctx, n, m, "start", start, nil)
 }
 
-// moveAsideScript moves the etcd manifest out of the kubelet's folder.
-var moveAsideScript = fmt.Sprintf("if [ -f %[1]s ]; then mv %[1]s %[2]s; fi", etcdManifest, stoppedManifest)
-
 func moveAside(ctx context.Context, n nodes.Node) error {
-	_, err := nodeRun(ctx, n, nil, "sh", "-c", moveAsideScript)
+	_, err := nodeRun(ctx, n, nil, "sh", "-c", fmt.Sprintf("if [ -f %[1]s ]; then mv %[1]s %[2]s; fi", etcdManifest, stoppedManifest))
 	if err != nil {
 		return fmt.Errorf("moving the etcd manifest aside on %s: %w", n.String(), err)
 	}
